@@ -71,7 +71,8 @@ type Verdict struct {
 	MXHosts      []string      `json:"mx_hosts,omitempty"` // in the order tried
 	Reply        *Reply        `json:"reply,omitempty"`    // the deciding reply
 	StartTLS     bool          `json:"starttls"`
-	Elapsed      time.Duration `json:"elapsed_ms"`
+	Elapsed      time.Duration `json:"-"`
+	ElapsedMS    int64         `json:"elapsed_ms"` // Elapsed in milliseconds
 	RoleAccount  bool          `json:"role_account"`
 	FreeProvider bool          `json:"free_provider"`
 	Disposable   bool          `json:"disposable"`
