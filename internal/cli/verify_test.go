@@ -112,9 +112,9 @@ func TestVerifyJSONLAndFile(t *testing.T) {
 		t.Fatalf("%d lines", len(lines))
 	}
 	var row struct {
-		Line   int               `json:"line"`
-		Fields map[string]string `json:"fields"`
-		Status string            `json:"status"`
+		Line   int                `json:"line"`
+		Fields map[string]string  `json:"fields"`
+		Status string             `json:"status"`
 		Reply  struct{ Code int } `json:"reply"`
 	}
 	if err := json.Unmarshal([]byte(lines[0]), &row); err != nil {
