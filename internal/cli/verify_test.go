@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/touchline/touchline/internal/mailsim"
 )
@@ -163,5 +166,39 @@ func TestVerifyUsageErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d with %q", tc.args, code, stderr, tc.code, tc.msg)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestProgressBar(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	var done atomic.Int64
+	done.Store(50)
+	stop := progress(&buf, &done, 200, time.Now().Add(-time.Second))
+	for !strings.Contains(buf.String(), "ETA") {
+		time.Sleep(10 * time.Millisecond) // the bar redraws every 250 ms
+	}
+	stop()
+	out := buf.String()
+	if !strings.Contains(out, "50/200") || !strings.Contains(out, "/s") {
+		t.Fatalf("progress line %q", out)
 	}
 }
