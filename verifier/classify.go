@@ -52,6 +52,15 @@ var disabledStrong = []string{
 	"mailbox has been disabled", "account disabled",
 }
 
+// senderWords mark a rejection of our MAIL FROM delayed to RCPT time
+// (Postfix smtpd_delay_reject, Exim sender verification): it often quotes
+// "user unknown" about the sender, never about the recipient.
+var senderWords = []string{
+	"sender address rejected", "sender verify", "sender verification", "sender domain",
+	"sender rejected", "sender address", "envelope sender", "from address", "return path",
+	"return-path", "mail from",
+}
+
 var tlsWords = []string{"tls required", "must issue a starttls", "encryption required", "requires tls"}
 
 var fullWords = []string{
@@ -170,6 +179,10 @@ func classifyPermanent(code int, e enhanced, text string) (Status, Reason) {
 	policy := containsAny(text, policyWords)
 	notFound := containsAny(text, notFoundWords)
 	switch {
+	case e.subject == 1 && (e.detail == 7 || e.detail == 8), containsAny(text, senderWords):
+		// X.1.7 bad sender mailbox, X.1.8 bad sender system (RFC 3463):
+		// our envelope sender was refused, the recipient was not judged.
+		return Unknown, ReasonBlocked
 	case containsAny(text, disabledStrong):
 		return Undeliverable, ReasonMailboxDisabled
 	case e.subject == 2 && e.detail == 2, code == 552 && (e == enhanced{} || e.subject == 2) && !notFound, containsAny(text, fullWords):

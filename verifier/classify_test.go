@@ -68,6 +68,12 @@ func TestClassifyByCodeFirst(t *testing.T) {
 		{Reply{Code: 554, Text: "Transaction failed"}, Unknown, ReasonBlocked},
 		{Reply{Code: 552, Text: "Requested mail action aborted: exceeded storage allocation"}, Risky, ReasonMailboxFull},
 		{Reply{Code: 501, Enhanced: "5.1.3", Text: "Bad recipient address syntax"}, Undeliverable, ReasonSyntax},
+		// Our sender refused at RCPT time quotes "user unknown" about the
+		// sender, not the recipient.
+		{Reply{Code: 550, Enhanced: "5.1.7", Text: "<postmaster@probe.test>: Sender address rejected: undeliverable address: host x said: 550 5.1.1 User unknown"}, Unknown, ReasonBlocked},
+		{Reply{Code: 550, Text: "Sender verify failed: no such user"}, Unknown, ReasonBlocked},
+		{Reply{Code: 553, Enhanced: "5.7.1", Text: "Sender domain does not exist"}, Unknown, ReasonBlocked},
+		{Reply{Code: 550, Enhanced: "5.1.8", Text: "Domain of sender address does not exist"}, Unknown, ReasonBlocked},
 		// An enhanced code written later in the text still counts.
 		{Reply{Code: 550, Text: "#5.1.0 Address rejected"}, Undeliverable, ReasonMailboxNotFound},
 	} {

@@ -163,6 +163,10 @@ func (p *hostPool) startLocked() {
 	if len(p.queue) == 0 {
 		return
 	}
+	if p.v.ctx.Err() != nil {
+		p.closeQueueLocked()
+		return
+	}
 	if p.idle > 0 {
 		select {
 		case p.wake <- struct{}{}:
@@ -198,6 +202,14 @@ func (p *hostPool) leave() {
 	p.mu.Unlock()
 }
 
+// closeQueueLocked answers every queued job once the Verifier is closed.
+func (p *hostPool) closeQueueLocked() {
+	for _, j := range p.queue {
+		j.finish(probeResult{status: Unknown, reason: ReasonTimeout, detail: "verifier closed"})
+	}
+	p.queue = nil
+}
+
 // next returns the next job, or nil when the session should end (the
 // worker is then already counted out).
 func (p *hostPool) next() *job {
@@ -206,6 +218,12 @@ func (p *hostPool) next() *job {
 	defer t.Stop()
 	for {
 		p.mu.Lock()
+		if p.v.ctx.Err() != nil {
+			p.closeQueueLocked()
+			p.workers--
+			p.mu.Unlock()
+			return nil
+		}
 		if len(p.queue) > 0 {
 			j := p.queue[0]
 			p.queue[0] = nil
@@ -274,7 +292,14 @@ func (p *hostPool) work() {
 				return
 			}
 		}
-		s = p.ask(s, j)
+		var leave bool
+		s, leave = p.ask(s, j)
+		if leave {
+			// Backed off: let the back-off timer decide when a session
+			// starts again.
+			p.leave()
+			return
+		}
 	}
 }
 
@@ -294,9 +319,6 @@ func (p *hostPool) open() (*session, error) {
 		var s *session
 		s, err = dialSession(p.v.ctx, cfg, p.name, ip)
 		if err == nil {
-			p.mu.Lock()
-			p.failures, p.backoff = 0, 0
-			p.mu.Unlock()
 			return s, nil
 		}
 		// Only a failure to connect is worth another address of the same
@@ -368,7 +390,7 @@ func (p *hostPool) busy(j *job, res probeResult) {
 	p.mu.Lock()
 	p.failures++
 	n := p.failures
-	p.backoff = min(max(2*p.backoff, time.Second), maxBackoff)
+	p.backoff = min(max(2*p.backoff, p.v.cfg.Backoff), maxBackoff)
 	p.backoffUntil = time.Now().Add(p.backoff)
 	// The server said how many sessions it tolerates: one fewer than
 	// were open.
@@ -420,21 +442,22 @@ func (v *Verifier) hostFailed(j *job, d hostDown) {
 }
 
 // ask sends j's RCPT on s. It returns the session to go on with, or nil when
-// the session is gone.
-func (p *hostPool) ask(s *session, j *job) *session {
+// the session is gone, and whether the worker must leave because the host
+// is backed off.
+func (p *hostPool) ask(s *session, j *job) (*session, bool) {
 	v := p.v
 	if j.target.utf8 && !s.smtputf8() {
 		// RFC 6531 §3.2: without SMTPUTF8 the server cannot take a UTF-8
 		// mailbox name, and neither can any relay in front of it.
 		j.finish(probeResult{status: Undeliverable, reason: ReasonSMTPUTF8, starttls: s.tls,
 			detail: p.name + " does not offer SMTPUTF8, required for a non-ASCII local part"})
-		return s
+		return s, false
 	}
 	if s.rcptsTxn >= v.cfg.RcptPerTransaction {
 		if err := s.reset(); err != nil {
 			s.close()
 			p.retry(j, probeResult{status: Unknown, reason: ReasonConnection, detail: p.name + ": RSET failed: " + err.Error()})
-			return nil
+			return nil, false
 		}
 	}
 	r, err := s.rcpt(j.target.rcpt)
@@ -454,14 +477,20 @@ func (p *hostPool) ask(s *session, j *job) *session {
 			p.mu.Unlock()
 			if n >= 2 {
 				p.markDown(j, hostDown{failover: false, res: res})
-				return nil
+				return nil, false
 			}
 			j.attempts = maxAttempts - 1
 		}
 		// Servers drop sessions after too many unknown recipients
 		// (anti-harvesting); a new session carries on.
 		p.retry(j, res)
-		return nil
+		return nil, false
+	}
+	if r.Code != 421 {
+		// The host answers: whatever went wrong before is behind us.
+		p.mu.Lock()
+		p.failures, p.backoff = 0, 0
+		p.mu.Unlock()
 	}
 	reply := r
 	res := probeResult{reply: &reply, starttls: s.tls}
@@ -474,10 +503,10 @@ func (p *hostPool) ask(s *session, j *job) *session {
 		s.close()
 		if s.rcptsTxn <= 1 {
 			p.busy(j, res)
-		} else {
-			p.retry(j, res)
+			return nil, true
 		}
-		return nil
+		p.retry(j, res)
+		return nil, false
 	case res.reason == ReasonGreylisted:
 		v.greylist(j, res)
 	case r.Code == 452 && e.subject == 5 && e.detail == 3 && s.rcptsTxn > 1:
@@ -486,13 +515,13 @@ func (p *hostPool) ask(s *session, j *job) *session {
 		if err := s.reset(); err != nil {
 			s.close()
 			p.retry(j, res)
-			return nil
+			return nil, false
 		}
 		p.enqueue(j, true)
 	default:
 		j.finish(res)
 	}
-	return s
+	return s, false
 }
 
 // greylist schedules j to be asked again after GreylistRetry, if the budget

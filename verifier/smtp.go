@@ -68,6 +68,7 @@ type session struct {
 	tls      bool
 	inTxn    bool // MAIL accepted, recipients may follow
 	rcptsTxn int  // RCPTs sent in the current transaction
+	stop     func() bool
 }
 
 // dialSession connects to one address of an MX host and runs the session up
@@ -81,11 +82,10 @@ func dialSession(ctx context.Context, cfg *sessionConfig, host string, ip netip.
 	}
 	s := &session{cfg: cfg, host: host, conn: conn, br: bufio.NewReaderSize(conn, maxReplyLine)}
 	// Closing the connection is the only way to interrupt a blocked read
-	// when the caller gives up.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
+	// when ctx ends, so the session stays tied to ctx for its whole life.
+	s.stop = context.AfterFunc(ctx, func() { conn.Close() })
 	if err := s.start(); err != nil {
-		conn.Close()
+		s.close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -110,6 +110,10 @@ func (s *session) start() error {
 		r, err := s.cmd("STARTTLS")
 		if err != nil {
 			return err
+		}
+		if r.Code == 421 {
+			// RFC 5321 §3.8: the server is closing the channel.
+			return &replyError{Stage: "starttls", Reply: r}
 		}
 		// A server that advertises STARTTLS and then refuses it is not worth
 		// failing the probe for: RCPT answers mean the same in clear text.
@@ -223,10 +227,15 @@ func (s *session) quit() {
 	if _, err := io.WriteString(s.conn, "QUIT\r\n"); err == nil {
 		s.readReply()
 	}
-	s.conn.Close()
+	s.close()
 }
 
-func (s *session) close() { s.conn.Close() }
+func (s *session) close() {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.conn.Close()
+}
 
 func (s *session) cmd(line string) (Reply, error) {
 	if strings.ContainsAny(line, "\r\n") {

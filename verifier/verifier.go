@@ -60,6 +60,9 @@ type Config struct {
 	SkipCatchAll bool
 	// DisableStartTLS keeps probes in clear text.
 	DisableStartTLS bool
+	// Backoff is the first pause after a host answers 421; it doubles with
+	// each further 421, up to 30s. Default 1s.
+	Backoff time.Duration
 	// DomainTTL is how long a domain's MX set and catch-all state are
 	// reused. Default 15m.
 	DomainTTL time.Duration
@@ -98,6 +101,7 @@ func (c *Config) setDefaults() error {
 	}
 	def(&c.GreylistBudget, 11*time.Minute)
 	def(&c.DomainTTL, 15*time.Minute)
+	def(&c.Backoff, time.Second)
 	if c.HeloName == "" {
 		c.HeloName = DefaultHeloName()
 	}

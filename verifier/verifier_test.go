@@ -495,3 +495,53 @@ type fakeResolver struct{}
 func (fakeResolver) LookupMX(context.Context, string) ([]resolver.MX, error) { return nil, nil }
 func (fakeResolver) LookupIP(context.Context, string) ([]netip.Addr, error)  { return nil, nil }
 func (fakeResolver) LookupTXT(context.Context, string) ([]string, error)     { return nil, nil }
+
+func TestRepeated421BacksOffAndGivesUp(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, mailsim.Options{})
+	l.host(mailsim.Host{Name: "mx.throttle.test"})
+	l.domain(mailsim.Domain{Name: "throttle.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.throttle.test"}},
+		PolicyBlock: &mailsim.Reply{Code: 421, Text: "4.7.0 Too many connections from your IP, try again later"}})
+	l.cfg.Backoff = 10 * time.Millisecond
+	v := l.verifier()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			want(t, v.Verify(context.Background(), fmt.Sprintf("a%d@throttle.test", i)), verifier.Unknown, verifier.ReasonTemporary)
+		})
+	}
+	wg.Wait()
+	// Each 421 backs the host off; after a few in a row it is given up
+	// for a while instead of being asked again for every address.
+	if st := l.world.HostStats("mx.throttle.test"); st.Connections > 8 {
+		t.Fatalf("%d connections for 10 addresses at a host that answers 421", st.Connections)
+	}
+}
+
+func TestCloseStopsProbing(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, mailsim.Options{})
+	l.host(mailsim.Host{Name: "mx.slow.test"})
+	l.domain(mailsim.Domain{Name: "slow.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.slow.test"}}, RcptDelay: 100 * time.Millisecond})
+	l.cfg.PerHost = 1
+	l.cfg.SkipCatchAll = true
+	v := l.verifier()
+	first := make(chan struct{}, 20)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			vd := v.Verify(context.Background(), fmt.Sprintf("a%d@slow.test", i))
+			if vd.Reason != verifier.ReasonTimeout {
+				first <- struct{}{}
+			}
+		})
+	}
+	<-first
+	v.Close()
+	wg.Wait()
+	// Close cut the session: at most the RCPT in flight and one more
+	// were sent after the first answer, not the 19 queued ones.
+	if st := l.world.HostStats("mx.slow.test"); st.Rcpt > 4 {
+		t.Fatalf("%d RCPTs: probing went on after Close", st.Rcpt)
+	}
+}

@@ -40,6 +40,7 @@ type Reader struct {
 	Comma  rune     // the separator in use
 
 	csv  *csv.Reader
+	raw  *lineRecorder
 	line int
 	err  error
 }
@@ -71,10 +72,14 @@ func NewReader(r io.Reader, column string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	cr := csv.NewReader(br)
+	lines := &lineRecorder{r: br, lines: map[int]string{}}
+	cr := csv.NewReader(lines)
 	cr.Comma = comma
 	cr.FieldsPerRecord = -1 // ragged rows are reported per row, not fatal
-	cr.LazyQuotes = true
+	// Strict quotes: a lenient reader lets one stray quote swallow the
+	// rows after it without a word. A row with a stray quote is instead
+	// reported, and its cells recovered from its raw line.
+	cr.LazyQuotes = false
 	cr.ReuseRecord = false
 	header, err := cr.Read()
 	if err == io.EOF {
@@ -92,7 +97,7 @@ func NewReader(r io.Reader, column string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{Header: header, Column: col, Comma: comma, csv: cr, line: 1}, nil
+	return &Reader{Header: header, Column: col, Comma: comma, csv: cr, line: 1, raw: lines}, nil
 }
 
 // sniffComma picks the separator from the header line: Excel in many
@@ -183,7 +188,8 @@ func (r *Reader) Rows() iter.Seq[Row] {
 			switch {
 			case errors.As(err, &pe):
 				row.Line = pe.StartLine
-				row.Err = fmt.Errorf("line %d: malformed CSV: %v", pe.StartLine, pe.Err)
+				row.Fields = r.recover(pe.StartLine, pe.Line)
+				row.Err = fmt.Errorf("line %d: malformed CSV (%v); cells recovered as written", pe.StartLine, pe.Err)
 			case err != nil:
 				r.err = fmt.Errorf("listfile: read: %w", err)
 				return
@@ -209,6 +215,78 @@ func (r *Reader) Rows() iter.Seq[Row] {
 	}
 }
 
+// recover re-reads the raw lines of a malformed record leniently, so that
+// its cells reach the output even though the row gets no verification.
+func (r *Reader) recover(from, to int) []string {
+	var b strings.Builder
+	for l := from; l <= to; l++ {
+		if t, ok := r.raw.line(l); ok {
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(t)
+		}
+	}
+	if from == to {
+		// One line: its cells are what lies between the separators.
+		return strings.Split(b.String(), string(r.Comma))
+	}
+	lr := csv.NewReader(strings.NewReader(b.String()))
+	lr.Comma, lr.FieldsPerRecord, lr.LazyQuotes = r.Comma, -1, true
+	var out []string
+	for {
+		f, err := lr.Read()
+		if err != nil {
+			break
+		}
+		out = append(out, f...)
+	}
+	if out == nil && b.Len() > 0 {
+		out = []string{b.String()}
+	}
+	return out
+}
+
+// lineRecorder passes bytes through to the CSV reader and keeps the most
+// recent raw lines by number, so a malformed record can be recovered.
+type lineRecorder struct {
+	r       io.Reader
+	lines   map[int]string
+	partial []byte
+	n       int // lines completed
+}
+
+// keepLines bounds memory: the CSV reader reads ahead at most a few
+// kilobytes, far fewer lines than this.
+const keepLines = 4096
+
+func (l *lineRecorder) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for _, c := range p[:n] {
+		if c != '\n' {
+			if len(l.partial) < 1<<20 {
+				l.partial = append(l.partial, c)
+			}
+			continue
+		}
+		l.n++
+		l.lines[l.n] = strings.TrimSuffix(string(l.partial), "\r")
+		delete(l.lines, l.n-keepLines)
+		l.partial = l.partial[:0]
+	}
+	if err == io.EOF && len(l.partial) > 0 {
+		l.n++
+		l.lines[l.n] = string(l.partial)
+		l.partial = l.partial[:0]
+	}
+	return n, err
+}
+
+func (l *lineRecorder) line(n int) (string, bool) {
+	s, ok := l.lines[n]
+	return s, ok
+}
+
 // CountRows counts the data rows of a list cheaply, for progress reporting.
 func CountRows(r io.Reader) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -217,7 +295,7 @@ func CountRows(r io.Reader) (int, error) {
 		return 0, err
 	}
 	cr := csv.NewReader(br)
-	cr.Comma, cr.FieldsPerRecord, cr.LazyQuotes, cr.ReuseRecord = comma, -1, true, true
+	cr.Comma, cr.FieldsPerRecord, cr.ReuseRecord = comma, -1, true
 	n := -1 // the header
 	for {
 		_, err := cr.Read()

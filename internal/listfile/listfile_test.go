@@ -69,9 +69,12 @@ func TestRaggedAndBrokenRowsAreKept(t *testing.T) {
 		"Short\n" +
 		"Long,long@acme.test,a,b,c\n" +
 		"Bad,\xff@acme.test,\n" +
-		"Quote,\"odd\"quote@acme.test,\n"
+		"Quote,\"odd\"quote@acme.test,\n" +
+		"Bob,bob@acme.test,\"Acme\" Ltd\n" +
+		"Alice,alice@beta.test,Beta\n" +
+		"Dan,dan@delta.test,\"Delta\"\n"
 	_, got := rows(t, in, "")
-	if len(got) != 5 {
+	if len(got) != 8 {
 		t.Fatalf("%d rows: %+v", len(got), got)
 	}
 	if got[0].Err != nil || got[0].Fields[2] != "multi\nline" || got[0].Line != 2 {
@@ -86,8 +89,16 @@ func TestRaggedAndBrokenRowsAreKept(t *testing.T) {
 	if got[3].Err == nil || !strings.Contains(got[3].Err.Error(), "UTF-8") {
 		t.Errorf("bad UTF-8: %+v", got[3])
 	}
-	if got[4].Err != nil || got[4].Email == "" {
-		t.Errorf("lazy quote: %+v", got[4])
+	// A stray quote makes its own row malformed, with its cells kept;
+	// it does not swallow the rows after it.
+	if got[4].Err == nil || got[4].Fields[0] != "Quote" || got[4].Line != 7 {
+		t.Errorf("stray quote: %+v", got[4])
+	}
+	if got[5].Err == nil || !slices.Equal(got[5].Fields, []string{"Bob", "bob@acme.test", `"Acme" Ltd`}) {
+		t.Errorf("stray quote: %+v", got[5])
+	}
+	if got[6].Err != nil || got[6].Email != "alice@beta.test" || got[7].Email != "dan@delta.test" || got[7].Line != 10 {
+		t.Errorf("rows after a stray quote: %+v %+v", got[6], got[7])
 	}
 }
 
