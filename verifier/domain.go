@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/touchline/touchline/verifier/domaincheck"
 	"github.com/touchline/touchline/verifier/resolver"
 )
 
@@ -30,6 +32,8 @@ type domainEntry struct {
 	status Status   // set when no probe is possible
 	reason Reason
 	detail string
+
+	spf, dmarc string // domaincheck.Presence of the domain's SPF and DMARC
 
 	caStart chan struct{} // closed once the catch-all probe is started
 	caDone  chan struct{} // closed when ca is set
@@ -109,8 +113,24 @@ func (v *Verifier) sweepDomainsLocked(now time.Time) {
 	}
 }
 
-// resolve finds the mail exchangers of d (RFC 5321 §5.1).
+// resolve finds the mail exchangers of d (RFC 5321 §5.1) and, beside them,
+// whether the domain publishes SPF and DMARC.
 func (v *Verifier) resolve(ctx context.Context, d *domainEntry) {
+	var wg sync.WaitGroup
+	if !v.cfg.SkipDomainRecords {
+		wg.Go(func() {
+			d.spf = string(domaincheck.SPFPresence(ctx, v.cfg.Resolver, d.name))
+			d.dmarc = string(domaincheck.DMARCPresence(ctx, v.cfg.Resolver, d.name))
+		})
+	}
+	v.resolveMX(ctx, d)
+	wg.Wait()
+	if d.reason == ReasonNoMailServer && strings.Contains(d.detail, "NXDOMAIN") {
+		d.spf, d.dmarc = "", ""
+	}
+}
+
+func (v *Verifier) resolveMX(ctx context.Context, d *domainEntry) {
 	r := v.cfg.Resolver
 	mxs, err := r.LookupMX(ctx, d.name)
 	switch {

@@ -77,4 +77,10 @@ type Verdict struct {
 	FreeProvider bool          `json:"free_provider"`
 	Disposable   bool          `json:"disposable"`
 	CatchAll     CatchAll      `json:"catch_all"`
+	// DomainSPF and DomainDMARC say whether the domain publishes SPF and
+	// DMARC: present, absent, invalid, or unknown when DNS failed. A domain
+	// with MX, SPF and DMARC is a maintained mail domain; one with none is
+	// often parked. Empty when the domain was not looked up.
+	DomainSPF   string `json:"domain_spf,omitempty"`
+	DomainDMARC string `json:"domain_dmarc,omitempty"`
 }

@@ -56,6 +56,9 @@ type Config struct {
 	AllowPrivateMX bool
 	// AllowMXNetworks allows just these otherwise refused networks.
 	AllowMXNetworks []netip.Prefix
+	// SkipDomainRecords turns off the per-domain SPF and DMARC lookups
+	// behind Verdict.DomainSPF and DomainDMARC.
+	SkipDomainRecords bool
 	// SkipCatchAll turns off the per-domain catch-all probe.
 	SkipCatchAll bool
 	// DisableStartTLS keeps probes in clear text.
@@ -228,6 +231,7 @@ func (v *Verifier) verify(ctx context.Context, input string) Verdict {
 
 	d := v.domain(ctx, addr.Domain)
 	vd.MXHosts = d.names()
+	vd.DomainSPF, vd.DomainDMARC = d.spf, d.dmarc
 	if d.status != "" {
 		vd.Status, vd.Reason, vd.Detail = d.status, d.reason, d.detail
 		return vd

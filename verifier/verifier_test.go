@@ -438,6 +438,9 @@ func TestSyntaxAndDisposableNeedNoProbe(t *testing.T) {
 			t.Errorf("%q: no explanation", bad)
 		}
 	}
+	if s := l.res.Stats(); s.UDPQueries != 0 {
+		t.Fatalf("syntax errors caused DNS queries: %+v", s)
+	}
 	vd := v.Verify(context.Background(), "someone@mailinator.com")
 	want(t, vd, verifier.Risky, verifier.ReasonDisposable)
 	if !vd.Disposable {
@@ -446,19 +449,26 @@ func TestSyntaxAndDisposableNeedNoProbe(t *testing.T) {
 	if st := l.world.HostStats("mx.mailinator.com"); st.Connections != 0 {
 		t.Fatalf("disposable domain probed: %+v", st)
 	}
-	if s := l.res.Stats(); s.UDPQueries > 4 {
-		t.Fatalf("syntax errors caused DNS queries: %+v", s)
-	}
 }
 
 func TestFlags(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, mailsim.Options{})
 	l.strict("gmail.com", mailsim.Host{Style: "gmail"}, map[string]mailsim.Mailbox{"info": mailsim.Exists, "jane": mailsim.Exists})
+	l.host(mailsim.Host{Name: "mx.kept.test"})
+	l.domain(mailsim.Domain{Name: "kept.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.kept.test"}}, CatchAll: true,
+		Records: []string{`@ IN TXT "v=spf1 mx -all"`, `_dmarc IN TXT "v=DMARC1; p=reject"`}})
 	v := l.verifier()
 	role := v.Verify(context.Background(), "info@gmail.com")
 	if !role.RoleAccount || !role.FreeProvider || role.Disposable {
 		t.Fatalf("flags: %+v", role)
+	}
+	// Whether the recipient domain publishes SPF and DMARC.
+	if role.DomainSPF != "absent" || role.DomainDMARC != "absent" {
+		t.Fatalf("domain records of gmail.com here: %q %q", role.DomainSPF, role.DomainDMARC)
+	}
+	if k := v.Verify(context.Background(), "a@kept.test"); k.DomainSPF != "present" || k.DomainDMARC != "present" {
+		t.Fatalf("domain records of kept.test: %q %q", k.DomainSPF, k.DomainDMARC)
 	}
 	if p := v.Verify(context.Background(), "jane@gmail.com"); p.RoleAccount || !p.FreeProvider {
 		t.Fatalf("flags: %+v", p)
@@ -475,8 +485,8 @@ func TestOneLookupPerDomain(t *testing.T) {
 		wg.Go(func() { v.Verify(context.Background(), fmt.Sprintf("u%d@many.test", i)) })
 	}
 	wg.Wait()
-	// MX for the domain, A and AAAA for its host.
-	if s := l.res.Stats(); s.UDPQueries > 3 {
+	// MX, SPF and DMARC for the domain, A and AAAA for its host.
+	if s := l.res.Stats(); s.UDPQueries > 5 {
 		t.Fatalf("DNS queries for one domain: %+v", s)
 	}
 }

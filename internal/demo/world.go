@@ -33,6 +33,12 @@ type company struct {
 	okStatus, okReason     string
 	goneStatus, goneReason string
 	free                   bool
+	records                []string // SPF, DMARC and other TXT records
+}
+
+// Records that maintained mail domains publish; parked ones publish none.
+func spfDMARC(spf, policy string) []string {
+	return []string{`@ IN TXT "` + spf + `"`, `_dmarc IN TXT "v=DMARC1; p=` + policy + `"`}
 }
 
 func host(name, style string, tls bool) mailsim.Host {
@@ -48,13 +54,13 @@ func single(mx, style string, tls bool) func(d *mailsim.Domain, hosts *[]mailsim
 }
 
 var companies = []company{
-	{name: "Northwind Traders", domain: "northwind.test", people: 40, missing: 8,
+	{name: "Northwind Traders", domain: "northwind.test", people: 40, records: spfDMARC("v=spf1 mx -all", "reject"), missing: 8,
 		build:    single("mx.northwind.test", "postfix", true),
 		okStatus: "deliverable", okReason: "accepted", goneStatus: "undeliverable", goneReason: "mailbox_not_found"},
-	{name: "Contoso Ltd", domain: "contoso.test", people: 36, missing: 7,
+	{name: "Contoso Ltd", domain: "contoso.test", people: 36, records: spfDMARC("v=spf1 include:spf.protection.outlook.test -all", "quarantine"), missing: 7,
 		build:    single("contoso-test.mail.protection.outlook.test", "m365", true),
 		okStatus: "deliverable", okReason: "accepted", goneStatus: "undeliverable", goneReason: "mailbox_not_found"},
-	{name: "Fabrikam Inc", domain: "fabrikam.test", people: 30, missing: 5,
+	{name: "Fabrikam Inc", domain: "fabrikam.test", people: 30, records: spfDMARC("v=spf1 include:_spf.google.test ~all", "none"), missing: 5,
 		build: func(d *mailsim.Domain, hosts *[]mailsim.Host) {
 			*hosts = append(*hosts, host("aspmx.l.google.test", "gmail", true), host("alt1.aspmx.l.google.test", "gmail", true))
 			d.MX = []mailsim.MX{{Pref: 1, Host: "aspmx.l.google.test"}, {Pref: 5, Host: "alt1.aspmx.l.google.test"}}
@@ -119,7 +125,7 @@ var companies = []company{
 			d.MX = []mailsim.MX{{Pref: 10, Host: "mx.soylent.test"}}
 		},
 		okStatus: "deliverable", okReason: "accepted", goneStatus: "undeliverable", goneReason: "mailbox_not_found"},
-	{name: "Tyrell Corporation", domain: "tyrell.test", people: 14, missing: 2,
+	{name: "Tyrell Corporation", domain: "tyrell.test", people: 14, records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN TXT "v=spf1 mx -all"`}, missing: 2,
 		build: func(d *mailsim.Domain, hosts *[]mailsim.Host) {
 			h := host("mx.tyrell.test", "exchange", true)
 			h.MaxConns = 1
@@ -128,19 +134,19 @@ var companies = []company{
 			d.MX = []mailsim.MX{{Pref: 10, Host: "mx.tyrell.test"}}
 		},
 		okStatus: "deliverable", okReason: "accepted", goneStatus: "undeliverable", goneReason: "mailbox_not_found"},
-	{name: "Gmail", domain: "gmail.com", people: 24, missing: 4, free: true,
+	{name: "Gmail", domain: "gmail.com", people: 24, records: spfDMARC("v=spf1 redirect=_spf.google.com", "none"), missing: 4, free: true,
 		build: func(d *mailsim.Domain, hosts *[]mailsim.Host) {
 			*hosts = append(*hosts, host("gmail-smtp-in.l.google.com", "gmail", true))
 			d.MX = []mailsim.MX{{Pref: 5, Host: "gmail-smtp-in.l.google.com"}}
 		},
 		okStatus: "deliverable", okReason: "accepted", goneStatus: "undeliverable", goneReason: "mailbox_not_found"},
-	{name: "Outlook", domain: "outlook.com", people: 12, missing: 2, free: true,
+	{name: "Outlook", domain: "outlook.com", people: 12, records: spfDMARC("v=spf1 include:spf2.outlook.com -all", "none"), missing: 2, free: true,
 		build: func(d *mailsim.Domain, hosts *[]mailsim.Host) {
 			*hosts = append(*hosts, host("outlook-com.olc.protection.outlook.com", "m365", true))
 			d.MX = []mailsim.MX{{Pref: 5, Host: "outlook-com.olc.protection.outlook.com"}}
 		},
 		okStatus: "deliverable", okReason: "accepted", goneStatus: "undeliverable", goneReason: "mailbox_not_found"},
-	{name: "Yahoo", domain: "yahoo.com", people: 10, missing: 2, free: true,
+	{name: "Yahoo", domain: "yahoo.com", people: 10, records: spfDMARC("v=spf1 redirect=_spf.mail.yahoo.com", "reject"), missing: 2, free: true,
 		build: func(d *mailsim.Domain, hosts *[]mailsim.Host) {
 			*hosts = append(*hosts, host("mta5.am0.yahoodns.net", "yahoo", true))
 			d.MX = []mailsim.MX{{Pref: 1, Host: "mta5.am0.yahoodns.net"}}
@@ -164,7 +170,7 @@ func World(opts mailsim.Options) (*mailsim.World, error) {
 	var order []string
 	var hosts []mailsim.Host
 	for _, c := range companies {
-		d := &mailsim.Domain{Name: c.domain, Mailboxes: map[string]mailsim.Mailbox{}}
+		d := &mailsim.Domain{Name: c.domain, Mailboxes: map[string]mailsim.Mailbox{}, Records: c.records}
 		c.build(d, &hosts)
 		for _, p := range people(c) {
 			if p.exists {

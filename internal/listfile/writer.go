@@ -14,7 +14,7 @@ import (
 var VerdictColumns = []string{
 	"email_normalized", "status", "reason", "detail", "mx_host", "smtp_code",
 	"smtp_enhanced", "smtp_text", "starttls", "catch_all", "role_account",
-	"free_provider", "disposable", "elapsed_ms",
+	"free_provider", "disposable", "elapsed_ms", "domain_spf", "domain_dmarc",
 }
 
 // Writer writes a cleaned list.
@@ -77,7 +77,7 @@ func (c *CSVWriter) Write(row Row, v verifier.Verdict) error {
 		v.Address, string(v.Status), string(v.Reason), detail, mx, code, enh, text,
 		strconv.FormatBool(v.StartTLS), string(v.CatchAll), strconv.FormatBool(v.RoleAccount),
 		strconv.FormatBool(v.FreeProvider), strconv.FormatBool(v.Disposable),
-		strconv.FormatInt(v.Elapsed.Milliseconds(), 10),
+		strconv.FormatInt(v.Elapsed.Milliseconds(), 10), v.DomainSPF, v.DomainDMARC,
 	} {
 		rec = append(rec, SafeCell(s))
 	}
