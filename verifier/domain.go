@@ -19,6 +19,62 @@ type mxHost struct {
 	addrs []netip.Addr
 }
 
+// MXHost is a mail exchanger of a domain and the addresses it is probed at.
+type MXHost struct {
+	Name  string       `json:"name"`
+	Addrs []netip.Addr `json:"addrs"`
+}
+
+// DomainFacts are what the verifier learned about a recipient domain: where
+// its mail goes (or why it goes nowhere), whether it accepts any local
+// part, and whether it publishes SPF and DMARC. They are public facts, the
+// same for every list, and may be shared between processes.
+type DomainFacts struct {
+	Hosts    []MXHost `json:"hosts,omitempty"` // usable, in preference order
+	AllMX    []string `json:"all_mx,omitempty"`
+	Status   Status   `json:"status,omitempty"` // set when no probe is possible
+	Reason   Reason   `json:"reason,omitempty"`
+	Detail   string   `json:"detail,omitempty"`
+	CatchAll CatchAll `json:"catch_all,omitempty"`
+	SPF      string   `json:"spf,omitempty"`
+	DMARC    string   `json:"dmarc,omitempty"`
+}
+
+// DomainCache keeps DomainFacts beyond one Verifier, for example in a
+// database shared by several worker processes, so that cleaning a list
+// again does not resolve and catch-all-probe its domains again.
+type DomainCache interface {
+	LoadDomain(ctx context.Context, domain string) (DomainFacts, bool)
+	StoreDomain(ctx context.Context, domain string, f DomainFacts, ttl time.Duration)
+}
+
+func (d *domainEntry) facts() DomainFacts {
+	f := DomainFacts{AllMX: d.allMX, Status: d.status, Reason: d.reason, Detail: d.detail, SPF: d.spf, DMARC: d.dmarc, CatchAll: CatchAllNotChecked}
+	for _, h := range d.hosts {
+		f.Hosts = append(f.Hosts, MXHost{Name: h.name, Addrs: h.addrs})
+	}
+	select {
+	case <-d.caDone:
+		f.CatchAll = d.ca
+	default:
+	}
+	return f
+}
+
+// load fills d from cached facts. A settled catch-all state is reused; an
+// inconclusive one is probed again.
+func (d *domainEntry) load(f DomainFacts) {
+	d.allMX, d.status, d.reason, d.detail, d.spf, d.dmarc = f.AllMX, f.Status, f.Reason, f.Detail, f.SPF, f.DMARC
+	for _, h := range f.Hosts {
+		d.hosts = append(d.hosts, mxHost{name: h.Name, addrs: h.Addrs})
+	}
+	if f.CatchAll == CatchAllAccepting || f.CatchAll == CatchAllRejecting {
+		d.ca = f.CatchAll
+		close(d.caStart)
+		close(d.caDone)
+	}
+}
+
 // domainEntry is what the verifier knows about one recipient domain: where
 // its mail goes, or why it cannot go anywhere, and whether it accepts any
 // local part. One lookup serves every address of the domain in a list.
@@ -76,7 +132,20 @@ func (v *Verifier) domain(ctx context.Context, name string) *domainEntry {
 		// The lookup runs on the Verifier's context, not the caller's:
 		// other callers wait for it and must not inherit a cancellation.
 		lctx, cancel := context.WithTimeout(v.ctx, 4*v.cfg.ConnectTimeout)
-		v.resolve(lctx, d)
+		cached := false
+		if c := v.cfg.DomainCache; c != nil {
+			var f DomainFacts
+			if f, cached = c.LoadDomain(lctx, name); cached {
+				d.load(f)
+			}
+		}
+		if !cached {
+			v.resolve(lctx, d)
+			if c := v.cfg.DomainCache; c != nil && d.reason != ReasonDNSError && (d.status != "" || v.cfg.SkipCatchAll) {
+				// Nothing more will be learned by probing: keep it now.
+				c.StoreDomain(lctx, name, d.facts(), v.cfg.DomainTTL)
+			}
+		}
 		cancel()
 		ttl := v.cfg.DomainTTL
 		if d.reason == ReasonDNSError {
@@ -241,6 +310,9 @@ func (d *domainEntry) startCatchAll(v *Verifier) {
 			d.ca = CatchAllInconclusive
 		}
 		close(d.caDone)
+		if c := v.cfg.DomainCache; c != nil {
+			c.StoreDomain(v.ctx, d.name, d.facts(), v.cfg.DomainTTL)
+		}
 	}()
 }
 

@@ -66,6 +66,8 @@ type Config struct {
 	// Backoff is the first pause after a host answers 421; it doubles with
 	// each further 421, up to 30s. Default 1s.
 	Backoff time.Duration
+	// DomainCache, when set, shares DomainFacts beyond this Verifier.
+	DomainCache DomainCache
 	// DomainTTL is how long a domain's MX set and catch-all state are
 	// reused. Default 15m.
 	DomainTTL time.Duration

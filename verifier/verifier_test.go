@@ -555,3 +555,49 @@ func TestCloseStopsProbing(t *testing.T) {
 		t.Fatalf("%d RCPTs: probing went on after Close", st.Rcpt)
 	}
 }
+
+type mapCache struct {
+	mu sync.Mutex
+	m  map[string]verifier.DomainFacts
+}
+
+func (c *mapCache) LoadDomain(_ context.Context, d string) (verifier.DomainFacts, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.m[d]
+	return f, ok
+}
+
+func (c *mapCache) StoreDomain(_ context.Context, d string, f verifier.DomainFacts, _ time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[d] = f
+}
+
+func TestDomainCacheSharedAcrossVerifiers(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, mailsim.Options{})
+	l.strict("acme.test", mailsim.Host{}, map[string]mailsim.Mailbox{"a": mailsim.Exists, "b": mailsim.Exists})
+	cache := &mapCache{m: map[string]verifier.DomainFacts{}}
+	l.cfg.DomainCache = cache
+	want(t, l.verify("a@acme.test"), verifier.Deliverable, verifier.ReasonAccepted)
+	f, ok := cache.LoadDomain(context.Background(), "acme.test")
+	if !ok || f.CatchAll != verifier.CatchAllRejecting || len(f.Hosts) != 1 || f.Hosts[0].Name != "mx.acme.test" {
+		t.Fatalf("cached facts %+v", f)
+	}
+	queries := l.res.Stats().UDPQueries
+	rcpts := l.world.HostStats("mx.acme.test").Rcpt
+	// A second Verifier (another process, say) neither resolves the domain
+	// nor probes it for catch-all again.
+	vd := l.verify("b@acme.test")
+	want(t, vd, verifier.Deliverable, verifier.ReasonAccepted)
+	if vd.CatchAll != verifier.CatchAllRejecting {
+		t.Fatalf("catch-all %s", vd.CatchAll)
+	}
+	if q := l.res.Stats().UDPQueries; q != queries {
+		t.Errorf("%d DNS queries with cached facts", q-queries)
+	}
+	if r := l.world.HostStats("mx.acme.test").Rcpt; r != rcpts+1 {
+		t.Errorf("%d RCPTs, want 1", r-rcpts)
+	}
+}

@@ -77,7 +77,7 @@ func (c *CSVWriter) Write(row Row, v verifier.Verdict) error {
 		v.Address, string(v.Status), string(v.Reason), detail, mx, code, enh, text,
 		strconv.FormatBool(v.StartTLS), string(v.CatchAll), strconv.FormatBool(v.RoleAccount),
 		strconv.FormatBool(v.FreeProvider), strconv.FormatBool(v.Disposable),
-		strconv.FormatInt(v.Elapsed.Milliseconds(), 10), v.DomainSPF, v.DomainDMARC,
+		strconv.FormatInt(v.ElapsedMS, 10), v.DomainSPF, v.DomainDMARC,
 	} {
 		rec = append(rec, SafeCell(s))
 	}
