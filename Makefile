@@ -6,7 +6,7 @@ GOFLAGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test vet lint bench fuzz clean
+.PHONY: help build run demo test vet lint bench fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,12 +14,29 @@ help: ## list the targets
 build: ## build bin/touchline
 	$(GO) build -o $(BIN) ./cmd/touchline
 
-run: build ## offline demo: start the simulated mail world and clean examples/prospects.csv
+LISTEN ?= 127.0.0.1:8080
+
+run: build ## the server on the simulated mail world: database up, migrate, serve, upload examples/prospects.csv
+	@url=$$(deploy/local-postgres.sh url) || { echo "make run: no database (see above)" >&2; exit 1; }; \
+	DATABASE_URL="$$url" ./$(BIN) migrate && \
+	echo "Starting touchline serve --sim on $(LISTEN) (Ctrl-C stops it)..." && \
+	DATABASE_URL="$$url" ./$(BIN) serve --sim --listen $(LISTEN) --demo-upload examples/prospects.csv
+
+demo: build ## no database: clean examples/prospects.csv with the CLI against the simulated world and score it
 	@mkdir -p $(OUT)
 	./$(BIN) demo --list examples/prospects.csv --answers examples/prospects.answers.csv --output $(OUT)/prospects.cleaned.csv
 
-test: vet ## go vet, then every test with the race detector
-	$(GO) test -race -count=1 ./...
+test: vet ## go vet, then every test with the race detector (database: DATABASE_URL, else a throwaway local cluster)
+	@url=$$(deploy/local-postgres.sh url) || { echo "make test: no database (see above)" >&2; exit 1; }; \
+	echo "TOUCHLINE_TEST_DATABASE_URL=$$url $(GO) test -race -count=1 ./..."; \
+	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 ./...
+
+.PHONY: db db-stop
+db: ## print the database URL: DATABASE_URL if reachable, else start/reuse the local cluster in .tmp/
+	@deploy/local-postgres.sh url
+
+db-stop: ## stop the local PostgreSQL cluster (deploy/local-postgres.sh status|stop|destroy)
+	@deploy/local-postgres.sh stop
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...
@@ -28,8 +45,11 @@ vet: ## go vet and gofmt
 
 lint: vet ## static checks (vet + gofmt)
 
-bench: ## benchmarks (verifier throughput against the simulated world)
+bench: ## benchmarks: verifier throughput, API ingest, end-to-end cleaning with 1 and 2 worker processes
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./verifier/...
+	@url=$$(deploy/local-postgres.sh url) || exit 1; \
+	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench Ingest -benchtime 3x ./internal/server && \
+	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench EndToEnd -benchtime 1x -timeout 30m ./cmd/touchline
 
 fuzz: ## fuzz the address parser for 30s
 	$(GO) test -run '^$$' -fuzz FuzzParseAddress -fuzztime 30s ./verifier

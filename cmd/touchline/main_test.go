@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/touchline/touchline/internal/jobs"
+	"github.com/touchline/touchline/internal/listfile"
+	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/pgtest"
+	"github.com/touchline/touchline/internal/store"
+)
+
+// The test binary doubles as the touchline binary: a child process started
+// with TOUCHLINE_TEST_MAIN=1 runs main with the arguments after "--".
+func TestMain(m *testing.M) {
+	if os.Getenv("TOUCHLINE_TEST_MAIN") == "1" {
+		for i, a := range os.Args {
+			if a == "--" {
+				os.Args = append([]string{"touchline"}, os.Args[i+1:]...)
+				break
+			}
+		}
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func touchline(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), "TOUCHLINE_TEST_MAIN=1")
+	cmd.Stderr = &prefixWriter{t: t, prefix: args[0] + ": "}
+	return cmd
+}
+
+type prefixWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *prefixWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.t.Log(w.prefix + l)
+	}
+	return len(p), nil
+}
+
+func newStore(t *testing.T) (*store.Store, string) { return newStoreFor(t) }
+
+func newStoreFor(t testing.TB) (*store.Store, string) {
+	t.Helper()
+	url := pgtest.New(t, pgtest.Options{SchemaVersion: store.SchemaVersion(), Migrate: func(ctx context.Context, url string) error {
+		st, err := store.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		_, err = st.Migrate(ctx)
+		return err
+	}})
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st, url
+}
+
+// TestWorkerKilledMidListLosesNothing kills a worker process with SIGKILL in
+// the middle of a 20,000-row list. After another worker starts, the list
+// completes with exactly one verdict per row, each the right one.
+func TestWorkerKilledMidListLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes; about a minute")
+	}
+	t.Parallel()
+	st, url := newStore(t)
+	const domains, perDomain = 100, 200
+	w, err := mailsim.New(mailsim.Options{SMTPLatency: 3 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var sb strings.Builder
+	sb.WriteString("email,company\n")
+	want := map[string]string{}
+	for d := range domains {
+		name := fmt.Sprintf("co%03d.test", d)
+		boxes := map[string]mailsim.Mailbox{}
+		for i := range perDomain {
+			addr := fmt.Sprintf("p%d@%s", i, name)
+			if i%10 < 7 {
+				boxes[fmt.Sprintf("p%d", i)] = mailsim.Exists
+				want[addr] = "deliverable"
+			} else {
+				want[addr] = "undeliverable"
+			}
+		}
+		w.AddHost(mailsim.Host{Name: "mx." + name})
+		w.AddDomain(mailsim.Domain{Name: name, MX: []mailsim.MX{{Pref: 10, Host: "mx." + name}}, Mailboxes: boxes})
+	}
+	// Interleave domains, as a real export would.
+	for i := range perDomain {
+		for d := range domains {
+			fmt.Fprintf(&sb, "p%d@co%03d.test,Co %d\n", i, d, d)
+		}
+	}
+	ctx := context.Background()
+	ws, _ := st.EnsureWorkspace(ctx, "reliability")
+	ins, err := jobs.NewClient(st, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, err := listfile.NewReader(strings.NewReader(sb.String()), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.Ingest(ctx, ws.ID, "big", lr, store.IngestOptions{Enqueue: jobs.Enqueuer(ins)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Total != domains*perDomain {
+		t.Fatalf("ingested %d rows", l.Total)
+	}
+
+	args := []string{"worker", "--database-url", url, "--dns-server", w.DNSAddr(), "--smtp-port", strconv.Itoa(w.SMTPPort()),
+		"--allow-mx-network", "127.0.0.0/8", "--helo", "probe.touchline.test", "--workers", "4",
+		"--job-timeout", "5s", "--rescue-after", "6s", "--log-level", "warn"}
+	first := touchline(t, args...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	progress := func() store.List {
+		got, err := st.GetList(ctx, ws.ID, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for progress().Processed < 3000 {
+		if time.Now().After(deadline) {
+			first.Process.Kill()
+			t.Fatalf("the first worker processed only %d rows in 2 minutes", progress().Processed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	atKill := progress()
+	t.Logf("killed the worker at %d of %d rows", atKill.Processed, atKill.Total)
+	if atKill.Processed >= atKill.Total {
+		t.Fatal("the list finished before the kill: the test tests nothing")
+	}
+
+	second := touchline(t, args...)
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		second.Process.Signal(syscall.SIGTERM)
+		second.Wait()
+	}()
+	deadline = time.Now().Add(3 * time.Minute)
+	for progress().Status != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("list not done 3 minutes after restart: %+v", progress())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	final := progress()
+	c := final.Counts
+	if final.Processed != final.Total || c.Deliverable+c.Undeliverable+c.Risky+c.Unknown != final.Total {
+		t.Fatalf("counts do not add up: %+v", final)
+	}
+	// Every row has exactly its verdict; counters only move for rows that
+	// had none, so a double-applied batch would show here.
+	n := 0
+	err = st.Results(ctx, ws.ID, l.ID, "", func(r store.ResultRow) error {
+		n++
+		if r.Verdict == nil {
+			return fmt.Errorf("row %d has no verdict", r.RowNum)
+		}
+		if w := want[r.Fields[0]]; string(r.Verdict.Status) != w {
+			return fmt.Errorf("row %d %s: %s/%s, want %s", r.RowNum, r.Fields[0], r.Verdict.Status, r.Verdict.Reason, w)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != domains*perDomain || c.Deliverable != domains*perDomain*7/10 {
+		t.Fatalf("%d rows, counts %+v", n, c)
+	}
+	events, err := st.CountVerifiedEvents(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events != domains*perDomain {
+		t.Fatalf("%d verification events for %d rows: some rows were written twice or never", events, domains*perDomain)
+	}
+}

@@ -1,0 +1,493 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"riverqueue.com/riverui"
+
+	"github.com/touchline/touchline/internal/demo"
+	"github.com/touchline/touchline/internal/jobs"
+	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/server"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/verifier"
+)
+
+func init() {
+	register("migrate", "apply database migrations (Touchline's and River's)", runMigrate)
+	register("serve", "run the HTTP API and list-cleaning workers", runServe)
+	register("worker", "run list-cleaning workers only (scale them out with more processes)", runWorker)
+	register("apikey", "create an API key for a workspace: apikey create --workspace NAME", runAPIKey)
+}
+
+// envDefaults lets every flag be set as TOUCHLINE_<FLAG_NAME> (dashes as
+// underscores); a flag on the command line wins over the environment.
+func envDefaults(env *Env, fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "TOUCHLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := env.Getenv(name); v != "" && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func databaseFlag(env *Env, fs *flag.FlagSet) *string {
+	def := env.Getenv("DATABASE_URL")
+	return fs.String("database-url", def, "PostgreSQL `URL` (default $DATABASE_URL)")
+}
+
+func openStore(ctx context.Context, env *Env, cmd, url string) (*store.Store, int) {
+	if url == "" {
+		fmt.Fprintf(env.Stderr, "touchline %s: no database: set DATABASE_URL or pass --database-url (make db starts a local one)\n", cmd)
+		return nil, ExitUsage
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
+		return nil, ExitError
+	}
+	return st, ExitOK
+}
+
+func runMigrate(ctx context.Context, env *Env, args []string) int {
+	fs := newFlagSet(env, "migrate", "migrate [--database-url URL]")
+	url := databaseFlag(env, fs)
+	if err := envDefaults(env, fs); err != nil {
+		fmt.Fprintf(env.Stderr, "touchline migrate: %v\n", err)
+		return ExitUsage
+	}
+	if _, err := parseArgs(fs, args); err != nil {
+		return flagError(err)
+	}
+	st, code := openStore(ctx, env, "migrate", *url)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	for _, a := range applied {
+		fmt.Fprintf(env.Stderr, "applied %s\n", a)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline migrate: %v\n", err)
+		return ExitError
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(env.Stderr, "database is up to date")
+	}
+	return ExitOK
+}
+
+func runAPIKey(ctx context.Context, env *Env, args []string) int {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(env.Stderr, "Usage: touchline apikey create --workspace NAME [--name LABEL]")
+		return ExitUsage
+	}
+	fs := newFlagSet(env, "apikey create", "apikey create --workspace NAME [--name LABEL]")
+	url := databaseFlag(env, fs)
+	workspace := fs.String("workspace", "", "workspace `name` (created if it does not exist)")
+	label := fs.String("name", "", "a `label` for the key, to tell keys apart")
+	if v := env.Getenv("TOUCHLINE_DATABASE_URL"); v != "" {
+		*url = v
+	}
+	if _, err := parseArgs(fs, args[1:]); err != nil {
+		return flagError(err)
+	}
+	if strings.TrimSpace(*workspace) == "" {
+		fmt.Fprintln(env.Stderr, "touchline apikey create: --workspace is required")
+		return ExitUsage
+	}
+	st, code := openStore(ctx, env, "apikey", *url)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	if pending, err := st.Pending(ctx); err != nil || len(pending) > 0 {
+		fmt.Fprintf(env.Stderr, "touchline apikey: the database schema is not current (%d migrations pending); run: touchline migrate\n", len(pending))
+		return ExitError
+	}
+	ws, err := st.EnsureWorkspace(ctx, *workspace)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline apikey: %v\n", err)
+		return ExitError
+	}
+	key, err := st.CreateAPIKey(ctx, ws.ID, *label)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline apikey: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintln(env.Stdout, key)
+	fmt.Fprintf(env.Stderr, "API key for workspace %q (shown once; only its hash is stored)\n", ws.Name)
+	return ExitOK
+}
+
+// processFlags configure serve and worker.
+type processFlags struct {
+	database        *string
+	listen          string
+	workers         int
+	noWorkers       bool
+	adminPassword   string
+	jobTimeout      time.Duration
+	rescueAfter     time.Duration
+	cacheAge        time.Duration
+	batchSize       int
+	maxUploadMB     int
+	maxRows         int
+	verifyTimeout   time.Duration
+	shutdownTimeout time.Duration
+	sim             bool
+	demoUpload      string
+	logLevel        string
+	verify          verifyFlags
+}
+
+func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
+	p.database = databaseFlag(env, fs)
+	if api {
+		fs.StringVar(&p.listen, "listen", ":8080", "HTTP listen `address`")
+		fs.BoolVar(&p.noWorkers, "no-workers", false, "run the API only, and the workers as separate 'touchline worker' processes")
+		fs.IntVar(&p.batchSize, "batch-size", 250, "rows per verification job, grouped by domain")
+		fs.IntVar(&p.maxUploadMB, "max-upload-mb", 200, "largest upload, in MB")
+		fs.IntVar(&p.maxRows, "max-rows", 1_000_000, "most rows in one upload")
+		fs.DurationVar(&p.verifyTimeout, "verify-timeout", 30*time.Second, "time limit of POST /v1/verify")
+		fs.StringVar(&p.adminPassword, "admin-password", "", "password for the River UI at /riverui/ in a browser (any user name); API keys work too")
+		fs.StringVar(&p.demoUpload, "demo-upload", "", "after start, create a demo workspace and key and upload this CSV `file` (used by make run)")
+	}
+	fs.IntVar(&p.workers, "workers", 8, "verification batches worked at once by this process")
+	fs.DurationVar(&p.jobTimeout, "job-timeout", 10*time.Minute, "longest one batch may run")
+	fs.DurationVar(&p.rescueAfter, "rescue-after", 11*time.Minute, "when a batch whose process died is retried (more than --job-timeout)")
+	fs.DurationVar(&p.cacheAge, "cache-age", 30*24*time.Hour, "how long a verdict is reused for the same address")
+	fs.DurationVar(&p.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running batches may finish before they are released for retry")
+	fs.BoolVar(&p.sim, "sim", false, "use the built-in simulated mail world as the Internet (demos and tests; never in production)")
+	fs.StringVar(&p.logLevel, "log-level", "info", "debug, info, warn or error")
+	p.verify.register(fs)
+}
+
+func (p *processFlags) logger(env *Env) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(p.logLevel))
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// process is what serve and worker share: store, verifier, River.
+type process struct {
+	st     *store.Store
+	v      *verifier.Verifier
+	river  *river.Client[pgx.Tx]
+	world  *mailsim.World
+	log    *slog.Logger
+	closer []func()
+}
+
+func (pr *process) close() {
+	for i := len(pr.closer) - 1; i >= 0; i-- {
+		pr.closer[i]()
+	}
+}
+
+func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, workers int) (*process, int) {
+	if p.rescueAfter <= p.jobTimeout {
+		fmt.Fprintf(env.Stderr, "touchline %s: --rescue-after (%s) must be longer than --job-timeout (%s): a batch still running would be started twice\n", cmd, p.rescueAfter, p.jobTimeout)
+		return nil, ExitUsage
+	}
+	pr := &process{log: p.logger(env)}
+	st, code := openStore(ctx, env, cmd, *p.database)
+	if st == nil {
+		return nil, code
+	}
+	pr.st = st
+	pr.closer = append(pr.closer, st.Close)
+	pending, err := st.Pending(ctx)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
+		pr.close()
+		return nil, ExitError
+	}
+	if len(pending) > 0 {
+		fmt.Fprintf(env.Stderr, "touchline %s: %d database migrations are pending (%s).\nApply them first with: touchline migrate\n", cmd, len(pending), strings.Join(pending, ", "))
+		pr.close()
+		return nil, ExitError
+	}
+	if p.sim {
+		w, err := demo.World(mailsim.Options{})
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline %s: simulated world: %v\n", cmd, err)
+			pr.close()
+			return nil, ExitError
+		}
+		pr.world = w
+		pr.closer = append(pr.closer, func() { w.Close() })
+		p.verify.dnsServers = listFlag{w.DNSAddr()}
+		p.verify.smtpPort = w.SMTPPort()
+		p.verify.allowNets = append(p.verify.allowNets, "127.0.0.0/8")
+		if p.verify.helo == "" {
+			p.verify.helo = "verifier.touchline.test"
+		}
+		p.verify.bannerTimeout = min(p.verify.bannerTimeout, 2*time.Second)
+		p.verify.greylistRetry = demo.GreylistDelay + 500*time.Millisecond
+		p.verify.greylistBudget = 4 * demo.GreylistDelay
+		pr.log.Warn("using the simulated mail world: verdicts are not about the real Internet", "dns", w.DNSAddr())
+	}
+	vcfg, err := p.verify.config()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
+		pr.close()
+		return nil, ExitUsage
+	}
+	vcfg.DomainCache = st
+	v, err := verifier.New(vcfg)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
+		pr.close()
+		return nil, ExitUsage
+	}
+	pr.v = v
+	pr.closer = append(pr.closer, func() { v.Close() })
+	worker := &jobs.VerifyBatchWorker{Store: st, Verifier: v, Logger: pr.log, CacheAge: p.cacheAge, JobTimeout: p.jobTimeout}
+	rc, err := jobs.NewClient(st, jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: pr.log})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
+		pr.close()
+		return nil, ExitUsage
+	}
+	pr.river = rc
+	return pr, ExitOK
+}
+
+// runRiver starts River's workers, and on ctx's end stops taking work,
+// lets running batches finish for the shutdown timeout, then cancels them
+// (they are retried by another process).
+func (pr *process) runRiver(ctx context.Context, timeout time.Duration) (stop func()) {
+	if err := pr.river.Start(context.WithoutCancel(ctx)); err != nil {
+		pr.log.Error("river start", "err", err)
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := pr.river.Stop(sctx); err != nil {
+			pr.log.Warn("batches did not finish in time; releasing them for retry", "err", err)
+			cctx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel2()
+			pr.river.StopAndCancel(cctx)
+		}
+	}
+}
+
+func runWorker(ctx context.Context, env *Env, args []string) int {
+	fs := newFlagSet(env, "worker", "worker [flags]")
+	var p processFlags
+	p.register(env, fs, false)
+	if err := envDefaults(env, fs); err != nil {
+		fmt.Fprintf(env.Stderr, "touchline worker: %v\n", err)
+		return ExitUsage
+	}
+	if _, err := parseArgs(fs, args); err != nil {
+		return flagError(err)
+	}
+	if p.workers < 1 {
+		fmt.Fprintln(env.Stderr, "touchline worker: --workers must be at least 1")
+		return ExitUsage
+	}
+	pr, code := startProcess(ctx, env, "worker", &p, p.workers)
+	if pr == nil {
+		return code
+	}
+	defer pr.close()
+	stop := pr.runRiver(ctx, p.shutdownTimeout)
+	pr.log.Info("worker started", "batches_at_once", p.workers)
+	<-ctx.Done()
+	pr.log.Info("shutting down: finishing running batches", "timeout", p.shutdownTimeout)
+	stop()
+	return ExitOK
+}
+
+func runServe(ctx context.Context, env *Env, args []string) int {
+	fs := newFlagSet(env, "serve", "serve [flags]")
+	var p processFlags
+	p.register(env, fs, true)
+	if err := envDefaults(env, fs); err != nil {
+		fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
+		return ExitUsage
+	}
+	if _, err := parseArgs(fs, args); err != nil {
+		return flagError(err)
+	}
+	workers := p.workers
+	if p.noWorkers {
+		workers = 0
+	}
+	pr, code := startProcess(ctx, env, "serve", &p, workers)
+	if pr == nil {
+		return code
+	}
+	defer pr.close()
+
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(pr.river, nil), Prefix: "/riverui", Logger: pr.log})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline serve: River UI: %v\n", err)
+		return ExitError
+	}
+	if err := ui.Start(ctx); err != nil {
+		fmt.Fprintf(env.Stderr, "touchline serve: River UI: %v\n", err)
+		return ExitError
+	}
+	srv := server.New(server.Config{Store: pr.st, Verifier: pr.v, River: pr.river, Logger: pr.log,
+		AdminPassword: p.adminPassword, RiverUI: ui, BatchSize: p.batchSize,
+		MaxUploadBytes: int64(p.maxUploadMB) << 20, MaxRows: p.maxRows, VerifyTimeout: p.verifyTimeout})
+	ln, err := net.Listen("tcp", p.listen)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
+		return ExitError
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	stopRiver := func() {}
+	if workers > 0 {
+		stopRiver = pr.runRiver(ctx, p.shutdownTimeout)
+	}
+	base := "http://" + hostPort(ln.Addr())
+	pr.log.Info("serving", "url", base, "workers", workers, "riverui", base+"/riverui/")
+	if p.demoUpload != "" {
+		if err := demoUpload(ctx, env, pr.st, base, p.demoUpload); err != nil {
+			fmt.Fprintf(env.Stderr, "touchline serve: demo upload: %v\n", err)
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		if !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
+			stopRiver()
+			return ExitError
+		}
+	}
+	pr.log.Info("shutting down: no new requests, finishing running batches", "timeout", p.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), p.shutdownTimeout)
+	defer cancel()
+	hs.Shutdown(sctx)
+	stopRiver()
+	return ExitOK
+}
+
+func hostPort(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if ta.IP.IsUnspecified() {
+		return fmt.Sprintf("localhost:%d", ta.Port)
+	}
+	return ta.String()
+}
+
+// demoUpload is make run's tour: a workspace, a key, the sample list
+// uploaded through the API, and the commands to look at it.
+func demoUpload(ctx context.Context, env *Env, st *store.Store, base, file string) error {
+	ws, err := st.EnsureWorkspace(ctx, "demo")
+	if err != nil {
+		return err
+	}
+	key, err := st.CreateAPIKey(ctx, ws.ID, "make run")
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/lists?name=prospects", f)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var l struct {
+		ID    int64 `json:"id"`
+		Total int   `json:"total"`
+	}
+	if err := decodeJSON(resp, &l); err != nil {
+		return err
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "\nTouchline is running at %s (simulated mail world; Ctrl-C stops it)\n\n", base)
+	fmt.Fprintf(w, "  API key (workspace \"demo\"): %s\n", key)
+	fmt.Fprintf(w, "  Uploaded %s as list %d (%d rows); verification runs as River jobs.\n\n", file, l.ID, l.Total)
+	fmt.Fprintf(w, "  Progress:   curl -s -H 'Authorization: Bearer %s' %s/v1/lists/%d\n", key, base, l.ID)
+	fmt.Fprintf(w, "  Results:    curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?format=csv' -o cleaned.csv\n", key, base, l.ID)
+	fmt.Fprintf(w, "  Deliverable only: curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?status=deliverable'\n", key, base, l.ID)
+	fmt.Fprintf(w, "  One address: curl -s -H 'Authorization: Bearer %s' -d '{\"email\":\"info@northwind.test\"}' %s/v1/verify\n", key, base)
+	fmt.Fprintf(w, "  Leads:      curl -s -H 'Authorization: Bearer %s' '%s/v1/leads?status=deliverable&limit=5'\n", key, base)
+	fmt.Fprintf(w, "  API document: %s/v1/openapi.json\n", base)
+	fmt.Fprintf(w, "  River UI:   %s/riverui/ (send the API key as a Bearer token, or start with --admin-password for a browser)\n\n", base)
+	go reportDemo(ctx, env, st, ws.ID, l.ID, file)
+	return nil
+}
+
+// reportDemo waits for the demo list and scores it against the known
+// answers beside the sample file, if there are any.
+func reportDemo(ctx context.Context, env *Env, st *store.Store, ws, id int64, file string) {
+	deadline := time.Now().Add(2 * time.Minute)
+	var l store.List
+	for {
+		var err error
+		if l, err = st.GetList(ctx, ws, id); err != nil || time.Now().After(deadline) {
+			return
+		}
+		if l.Status == "done" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	c := l.Counts
+	fmt.Fprintf(env.Stdout, "List %d done in %s: %d deliverable, %d undeliverable, %d risky, %d unknown.\n",
+		l.ID, l.FinishedAt.Sub(l.CreatedAt).Round(10*time.Millisecond), c.Deliverable, c.Undeliverable, c.Risky, c.Unknown)
+	answers, err := readCSV(strings.TrimSuffix(file, ".csv") + ".answers.csv")
+	if err != nil || len(answers) < 2 {
+		return
+	}
+	i, match := 1, 0
+	st.Results(ctx, ws, id, "", func(r store.ResultRow) error {
+		if i < len(answers) && r.Verdict != nil && string(r.Verdict.Status) == answers[i][2] && string(r.Verdict.Reason) == answers[i][3] {
+			match++
+		}
+		i++
+		return nil
+	})
+	fmt.Fprintf(env.Stdout, "Verdicts matching the known answers: %d of %d.\n", match, len(answers)-1)
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	if resp.StatusCode/100 != 2 {
+		var p server.Problem
+		if json.NewDecoder(resp.Body).Decode(&p) == nil && p.Detail != "" {
+			return fmt.Errorf("%s: %s", resp.Status, p.Detail)
+		}
+		return fmt.Errorf("%s", resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
