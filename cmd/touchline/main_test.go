@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -207,4 +208,89 @@ func TestWorkerKilledMidListLosesNothing(t *testing.T) {
 	if events != domains*perDomain {
 		t.Fatalf("%d verification events for %d rows: some rows were written twice or never", events, domains*perDomain)
 	}
+}
+
+// TestOperatorCommands walks an operator through a fresh database: serve
+// refuses to start before migrate and says what to run; migrate applies
+// everything once; apikey create prints a key that the API accepts; a
+// worker stops cleanly on SIGTERM.
+func TestOperatorCommands(t *testing.T) {
+	t.Parallel()
+	url := pgtest.New(t, pgtest.Options{}) // an empty database
+	run := func(args ...string) (string, error) {
+		cmd := touchline(t, args...)
+		var out strings.Builder
+		cmd.Stdout = &out
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
+		err := cmd.Run()
+		return out.String() + errOut.String(), err
+	}
+	out, err := run("serve", "--database-url", url, "--listen", "127.0.0.1:0")
+	if err == nil || !strings.Contains(out, "migrations are pending") || !strings.Contains(out, "touchline migrate") {
+		t.Fatalf("serve before migrate: %v\n%s", err, out)
+	}
+	out, err = run("migrate", "--database-url", url)
+	if err != nil || !strings.Contains(out, "applied 001_init.up.sql") || !strings.Contains(out, "applied river") {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if out, err = run("migrate", "--database-url", url); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("second migrate: %v\n%s", err, out)
+	}
+	cmd := touchline(t, "apikey", "create", "--workspace", "ops", "--database-url", url)
+	key, err := cmd.Output()
+	if err != nil || !strings.HasPrefix(string(key), "tl_") {
+		t.Fatalf("apikey create: %v %q", err, key)
+	}
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if ws, err := st.Authenticate(context.Background(), strings.TrimSpace(string(key))); err != nil || ws.Name != "ops" {
+		t.Fatalf("the printed key does not authenticate: %v %+v", err, ws)
+	}
+	if out, err := run("apikey", "create", "--database-url", url); err == nil || !strings.Contains(out, "--workspace is required") {
+		t.Fatalf("apikey without workspace: %v %s", err, out)
+	}
+	if out, err := run("worker", "--database-url", url, "--job-timeout", "5m", "--rescue-after", "1m"); err == nil || !strings.Contains(out, "must be longer") {
+		t.Fatalf("rescue-after below job-timeout: %v %s", err, out)
+	}
+
+	worker := touchline(t, "worker", "--database-url", url, "--dns-server", "127.0.0.1:9", "--helo", "probe.touchline.test")
+	logs := &syncBuffer{}
+	worker.Stderr = logs
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(logs.String(), "worker started") {
+		if worker.ProcessState != nil {
+			t.Fatalf("worker exited: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	worker.Process.Signal(syscall.SIGTERM)
+	if err := worker.Wait(); err != nil {
+		t.Fatalf("worker after SIGTERM: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "shutting down") {
+		t.Fatalf("no shutdown message:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

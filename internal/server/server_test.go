@@ -492,3 +492,44 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Fatalf("Allow %q, detail %q", r.Header.Get("Allow"), p.Detail)
 	}
 }
+
+// errAfter yields data and then fails, as a client that drops mid-upload.
+type errAfter struct {
+	data []byte
+}
+
+func (e *errAfter) Read(p []byte) (int, error) {
+	if len(e.data) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, e.data)
+	e.data = e.data[n:]
+	return n, nil
+}
+
+func TestAbortedUploadLeavesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	key := e.key("abort")
+	var sb strings.Builder
+	sb.WriteString("email\n")
+	for i := range 20000 {
+		fmt.Fprintf(&sb, "p%d@acme.test\n", i)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/lists?name=aborted", &errAfter{data: []byte(sb.String())})
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "text/csv")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			t.Fatal("an upload cut short was accepted")
+		}
+	}
+	// The list row and its copied rows were in one transaction that never
+	// committed: nothing is visible, now or later.
+	if lists := decode[struct {
+		Lists []store.List `json:"lists"`
+	}](t, e.do("GET", "/v1/lists", key, "", nil)).Lists; len(lists) != 0 {
+		t.Fatalf("a half upload is visible: %+v", lists)
+	}
+}
