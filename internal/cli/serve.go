@@ -20,9 +20,12 @@ import (
 	"github.com/touchline/touchline/internal/demo"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/verifier"
+	"github.com/touchline/touchline/verifier/resolver"
 )
 
 func init() {
@@ -155,6 +158,11 @@ type processFlags struct {
 	sim             bool
 	demoUpload      string
 	logLevel        string
+	secretKey       string
+	publicURL       string
+	bounceDomain    string
+	senders         int
+	smtpInsecure    bool
 	verify          verifyFlags
 }
 
@@ -177,6 +185,11 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 	fs.DurationVar(&p.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running batches may finish before they are released for retry")
 	fs.BoolVar(&p.sim, "sim", false, "use the built-in simulated mail world as the Internet (demos and tests; never in production)")
 	fs.StringVar(&p.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&p.secretKey, "secret-key", "", "32-byte key (base64 or hex; openssl rand -base64 32) sealing mailbox secrets and signing links; required for cadences")
+	fs.StringVar(&p.publicURL, "public-url", "", "public base `URL` of this server, for unsubscribe links in emails")
+	fs.StringVar(&p.bounceDomain, "bounce-domain", "", "`domain` whose MX is Touchline's inbound SMTP, for VERP return paths")
+	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process")
+	fs.BoolVar(&p.smtpInsecure, "smtp-insecure-skip-verify", false, "accept any TLS certificate from submission servers (labs and the simulated world only)")
 	p.verify.register(fs)
 }
 
@@ -188,12 +201,14 @@ func (p *processFlags) logger(env *Env) *slog.Logger {
 
 // process is what serve and worker share: store, verifier, River.
 type process struct {
-	st     *store.Store
-	v      *verifier.Verifier
-	river  *river.Client[pgx.Tx]
-	world  *mailsim.World
-	log    *slog.Logger
-	closer []func()
+	engine   *sequencer.Engine
+	st       *store.Store
+	v        *verifier.Verifier
+	river    *river.Client[pgx.Tx]
+	world    *mailsim.World
+	resolver resolver.Resolver
+	log      *slog.Logger
+	closer   []func()
 }
 
 func (pr *process) close() {
@@ -252,6 +267,7 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		return nil, ExitUsage
 	}
 	vcfg.DomainCache = st
+	pr.resolver = vcfg.Resolver
 	v, err := verifier.New(vcfg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
@@ -261,7 +277,32 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 	pr.v = v
 	pr.closer = append(pr.closer, func() { v.Close() })
 	worker := &jobs.VerifyBatchWorker{Store: st, Verifier: v, Logger: pr.log, CacheAge: p.cacheAge, JobTimeout: p.jobTimeout}
-	rc, err := jobs.NewClient(st, jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: pr.log})
+	jcfg := jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: pr.log}
+	if p.secretKey != "" {
+		key, err := secret.ParseKey(p.secretKey)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline %s: --secret-key / TOUCHLINE_SECRET_KEY: %v\n", cmd, err)
+			pr.close()
+			return nil, ExitUsage
+		}
+		box, err := secret.NewBox(key)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
+			pr.close()
+			return nil, ExitUsage
+		}
+		pr.engine = &sequencer.Engine{Store: st, Verifier: v, Secrets: box, Logger: pr.log,
+			VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsubscribe"),
+			BounceDomain: p.bounceDomain, PublicURL: p.publicURL,
+			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}}
+		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
+		jcfg.Register = func(w *river.Workers) error {
+			return river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine})
+		}
+	} else {
+		pr.log.Warn("no TOUCHLINE_SECRET_KEY: list cleaning works, cadences are disabled")
+	}
+	rc, err := jobs.NewClient(st, jcfg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "touchline %s: %v\n", cmd, err)
 		pr.close()
@@ -348,7 +389,11 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "touchline serve: River UI: %v\n", err)
 		return ExitError
 	}
-	srv := server.New(server.Config{Store: pr.st, Verifier: pr.v, River: pr.river, Logger: pr.log,
+	var op *sequencer.Operator
+	if pr.engine != nil {
+		op = &sequencer.Operator{Engine: pr.engine, River: pr.river, Resolver: pr.resolver}
+	}
+	srv := server.New(server.Config{Store: pr.st, Verifier: pr.v, River: pr.river, Logger: pr.log, Sequencer: op,
 		AdminPassword: p.adminPassword, RiverUI: ui, BatchSize: p.batchSize,
 		MaxUploadBytes: int64(p.maxUploadMB) << 20, MaxRows: p.maxRows, VerifyTimeout: p.verifyTimeout})
 	ln, err := net.Listen("tcp", p.listen)

@@ -184,6 +184,10 @@ type Config struct {
 	// exceed the job timeout.
 	RescueAfter time.Duration
 	Logger      *slog.Logger
+	// Register adds more workers (the sequencer's touches), with the
+	// queues they use and how many jobs of each run at once.
+	Register func(*river.Workers) error
+	Queues   map[string]int
 }
 
 // NewClient returns a River client on the store's pool.
@@ -199,8 +203,16 @@ func NewClient(st *store.Store, cfg Config) (*river.Client[pgx.Tx], error) {
 		if err := river.AddWorkerSafely(workers, cfg.Worker); err != nil {
 			return nil, err
 		}
+		if cfg.Register != nil {
+			if err := cfg.Register(workers); err != nil {
+				return nil, err
+			}
+		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{QueueVerify: {MaxWorkers: cfg.Workers}}
+		for q, n := range cfg.Queues {
+			rc.Queues[q] = river.QueueConfig{MaxWorkers: n}
+		}
 		rc.JobTimeout = cfg.Worker.Timeout(nil)
 		rc.RescueStuckJobsAfter = rc.JobTimeout + time.Minute
 		if cfg.RescueAfter > rc.JobTimeout {

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/verifier"
 )
 
@@ -41,6 +42,8 @@ type Config struct {
 	VerifyTimeout time.Duration
 	// BatchSize is the rows per verification job (default 250).
 	BatchSize int
+	// Sequencer runs cadences; nil without TOUCHLINE_SECRET_KEY.
+	Sequencer *sequencer.Operator
 }
 
 // Server is the HTTP API.
@@ -74,7 +77,7 @@ type route struct {
 
 // routes lists every route; the OpenAPI test walks it.
 func (s *Server) routes() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/healthz", false, s.healthz},
 		{"GET", "/readyz", false, s.readyz},
 		{"GET", "/v1/openapi.json", false, s.openapi},
@@ -88,7 +91,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/leads", true, s.listLeads},
 		{"GET", "/v1/leads/{id}", true, s.getLead},
 		{"DELETE", "/v1/leads/{id}", true, s.deleteLead},
-	}
+	}, s.sequencerRoutes()...)
 }
 
 // Handler returns the server's HTTP handler.

@@ -1,0 +1,351 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
+)
+
+func (s *Server) sequencerRoutes() []route {
+	return []route{
+		{"POST", "/v1/mailboxes", true, s.createMailbox},
+		{"GET", "/v1/mailboxes", true, s.listMailboxes},
+		{"POST", "/v1/cadences", true, s.createCadence},
+		{"GET", "/v1/cadences/{id}", true, s.getCadence},
+		{"POST", "/v1/cadences/{id}/launch", true, s.launchCadence},
+		{"POST", "/v1/cadences/{id}/pause", true, s.cadenceAction("pause")},
+		{"POST", "/v1/cadences/{id}/resume", true, s.cadenceAction("resume")},
+		{"POST", "/v1/cadences/{id}/archive", true, s.cadenceAction("archive")},
+		{"GET", "/v1/cadences/{id}/schedule", true, s.cadenceSchedule},
+		{"POST", "/v1/cadences/{id}/enrollments", true, s.enroll},
+		{"GET", "/v1/enrollments/{id}", true, s.getEnrollment},
+		{"POST", "/v1/enrollments/{id}/pause", true, s.enrollmentAction("pause")},
+		{"POST", "/v1/enrollments/{id}/resume", true, s.enrollmentAction("resume")},
+		{"POST", "/v1/enrollments/{id}/stop", true, s.enrollmentAction("stop")},
+		{"GET", "/v1/tasks", true, s.listTasks},
+		{"POST", "/v1/tasks/{id}/complete", true, s.completeTask},
+		{"GET", "/u/{token}", false, s.unsubscribePage},
+		{"POST", "/u/{token}", false, s.unsubscribe},
+	}
+}
+
+// decodeBody reads a JSON body strictly, answering the problem itself.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		problem(w, http.StatusBadRequest, "bad_json", "Bad request body", err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) noSequencer(w http.ResponseWriter) bool {
+	if s.cfg.Sequencer == nil {
+		problem(w, http.StatusServiceUnavailable, "sequencer_disabled", "Sequencer not configured",
+			"set TOUCHLINE_SECRET_KEY (32 bytes, e.g. openssl rand -base64 32) to store mailbox secrets and run cadences")
+		return true
+	}
+	return false
+}
+
+// seqError maps sequencer and store errors to problems.
+func (s *Server) seqError(w http.ResponseWriter, r *http.Request, err error, what string) {
+	var br *sequencer.BadRequest
+	var ve *sequencer.ValidationError
+	var pe *sequencer.PreflightError
+	switch {
+	case errors.As(err, &br):
+		problem(w, http.StatusUnprocessableEntity, "invalid", "Invalid "+strings.ToLower(what), strings.Join(br.Problems, "; "))
+	case errors.As(err, &ve):
+		problem(w, http.StatusUnprocessableEntity, "invalid_cadence", "Invalid cadence", strings.Join(ve.Problems, "; "))
+	case errors.As(err, &pe):
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.Encode(map[string]any{
+			"type": "https://touchline.dev/problems/preflight_failed", "title": "Launch refused: sending domains fail checks",
+			"status": 422, "code": "preflight_failed", "failures": pe.Failures,
+			"detail": fmt.Sprintf("%d SPF/DKIM/DMARC checks fail; fix them, or launch with {\"force\": true}", len(pe.Failures)),
+		})
+	case errors.Is(err, store.ErrConflict):
+		problem(w, http.StatusConflict, "conflict", "Conflict", strings.TrimPrefix(err.Error(), "store: conflict: "))
+	case errors.Is(err, store.ErrNotFound):
+		problem(w, http.StatusNotFound, "not_found", what+" not found", strings.TrimPrefix(err.Error(), "store: "))
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+func (s *Server) createMailbox(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	var in sequencer.MailboxInput
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	m, err := s.cfg.Sequencer.CreateMailbox(r.Context(), workspaceOf(r).ID, in)
+	if err != nil {
+		s.seqError(w, r, err, "Mailbox")
+		return
+	}
+	writeJSON(w, http.StatusCreated, m)
+}
+
+func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.cfg.Store.ListMailboxes(r.Context(), workspaceOf(r).ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"mailboxes": ms})
+}
+
+func (s *Server) createCadence(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	var spec sequencer.Spec
+	if !decodeBody(w, r, &spec) {
+		return
+	}
+	c, warnings, err := s.cfg.Sequencer.CreateCadence(r.Context(), workspaceOf(r).ID, spec)
+	if err != nil {
+		s.seqError(w, r, err, "Cadence")
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"cadence": c, "warnings": warnings})
+}
+
+func (s *Server) getCadence(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	c, err := s.cfg.Store.GetCadence(r.Context(), workspaceOf(r).ID, id)
+	if err != nil {
+		s.notFoundOr(w, r, err, "Cadence")
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) launchCadence(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Force bool `json:"force"`
+	}
+	if r.ContentLength != 0 && !decodeBody(w, r, &req) {
+		return
+	}
+	c, err := s.cfg.Sequencer.Launch(r.Context(), workspaceOf(r).ID, id, req.Force)
+	if err != nil {
+		s.seqError(w, r, err, "Cadence")
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) cadenceAction(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.noSequencer(w) {
+			return
+		}
+		id, ok := pathID(w, r)
+		if !ok {
+			return
+		}
+		c, err := s.cfg.Sequencer.SetCadenceStatus(r.Context(), workspaceOf(r).ID, id, action)
+		if err != nil {
+			s.seqError(w, r, err, "Cadence")
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}
+}
+
+func (s *Server) cadenceSchedule(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	start := time.Now()
+	if v := q.Get("start"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			problem(w, http.StatusBadRequest, "bad_start", "Bad start", "start is an RFC 3339 time, e.g. 2026-11-23T09:00:00Z")
+			return
+		}
+		start = t
+	}
+	var leadID int64
+	if v := q.Get("lead_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			problem(w, http.StatusBadRequest, "bad_id", "Bad lead_id", fmt.Sprintf("%q is not an ID", v))
+			return
+		}
+		leadID = n
+	}
+	steps, err := s.cfg.Sequencer.DryRun(r.Context(), workspaceOf(r).ID, id, leadID, start)
+	if err != nil {
+		s.seqError(w, r, err, "Cadence")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"steps": steps})
+}
+
+func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var req sequencer.EnrollRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	out, err := s.cfg.Sequencer.Enroll(r.Context(), workspaceOf(r).ID, id, req)
+	if err != nil {
+		s.seqError(w, r, err, "Cadence")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+}
+
+func (s *Server) getEnrollment(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	e, err := s.cfg.Store.GetEnrollment(r.Context(), workspaceOf(r).ID, id)
+	if err != nil {
+		s.notFoundOr(w, r, err, "Enrollment")
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (s *Server) enrollmentAction(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.noSequencer(w) {
+			return
+		}
+		id, ok := pathID(w, r)
+		if !ok {
+			return
+		}
+		e, err := s.cfg.Sequencer.SetEnrollmentState(r.Context(), workspaceOf(r).ID, id, action)
+		if err != nil {
+			s.seqError(w, r, err, "Enrollment")
+			return
+		}
+		writeJSON(w, http.StatusOK, e)
+	}
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var before time.Time
+	if v := q.Get("due_before"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			problem(w, http.StatusBadRequest, "bad_due_before", "Bad due_before", "due_before is an RFC 3339 time")
+			return
+		}
+		before = t
+	}
+	tasks, err := s.cfg.Store.ListTasks(r.Context(), workspaceOf(r).ID, before, q.Get("assignee"))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
+}
+
+func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Outcome string `json:"outcome"`
+	}
+	if r.ContentLength != 0 && !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Outcome == "" {
+		req.Outcome = "done"
+	}
+	t, err := s.cfg.Sequencer.CompleteTask(r.Context(), workspaceOf(r).ID, id, req.Outcome)
+	if err != nil {
+		s.seqError(w, r, err, "Task")
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+var unsubscribeTmpl = template.Must(template.New("u").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Unsubscribe</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
+button{font-size:1rem;padding:.6rem 1.2rem;border-radius:.4rem;border:1px solid #444;background:#222;color:#fff;cursor:pointer}</style>
+</head><body>
+{{if .Done}}<h1>You are unsubscribed</h1><p>You will not receive further emails from this sender.</p>
+{{else}}<h1>Unsubscribe?</h1><p>Stop all further emails from this sender to you.</p>
+<form method="post"><button type="submit">Unsubscribe</button></form>{{end}}
+</body></html>`))
+
+// unsubscribePage only shows a confirmation: mail scanners follow GET
+// links, and an unsubscribe must not happen without the person.
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Sequencer == nil || s.cfg.Sequencer.CheckUnsubscribe(r.PathValue("token")) != nil {
+		problem(w, http.StatusNotFound, "not_found", "Unknown link", "this unsubscribe link is not valid")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	unsubscribeTmpl.Execute(w, map[string]bool{"Done": false})
+}
+
+// unsubscribe is the RFC 8058 one-click endpoint: a POST suppresses at once.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Sequencer == nil {
+		problem(w, http.StatusNotFound, "not_found", "Unknown link", "this unsubscribe link is not valid")
+		return
+	}
+	if err := s.cfg.Sequencer.Unsubscribe(r.Context(), r.PathValue("token")); err != nil {
+		if errors.Is(err, sequencer.ErrBadToken) {
+			problem(w, http.StatusNotFound, "not_found", "Unknown link", "this unsubscribe link is not valid")
+			return
+		}
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	unsubscribeTmpl.Execute(w, map[string]bool{"Done": true})
+}

@@ -1,0 +1,598 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Mailbox is a sending mailbox. Sealed fields hold ciphertext from
+// internal/secret and never leave the server.
+type Mailbox struct {
+	ID                 int64     `json:"id"`
+	FromAddress        string    `json:"from_address"`
+	FromName           string    `json:"from_name"`
+	SMTPHost           string    `json:"smtp_host"`
+	SMTPPort           int       `json:"smtp_port"`
+	SMTPSecurity       string    `json:"smtp_security"`
+	SMTPUsername       string    `json:"smtp_username"`
+	DailyCap           int       `json:"daily_cap"`
+	MinSpacingSeconds  int       `json:"min_spacing_seconds"`
+	JitterSeconds      int       `json:"jitter_seconds"`
+	RampStartCap       *int      `json:"ramp_start_cap,omitempty"`
+	RampDailyIncrement *int      `json:"ramp_daily_increment,omitempty"`
+	Timezone           string    `json:"timezone"`
+	DKIMDomain         string    `json:"dkim_domain,omitempty"`
+	DKIMSelector       string    `json:"dkim_selector,omitempty"`
+	HasPassword        bool      `json:"has_password"`
+	HasDKIMKey         bool      `json:"has_dkim_key"`
+	CreatedAt          time.Time `json:"created_at"`
+
+	PasswordSealed string `json:"-"`
+	DKIMKeySealed  string `json:"-"`
+	Workspace      int64  `json:"-"`
+}
+
+const mailboxColumns = `id, workspace_id, from_address, from_name, smtp_host, smtp_port, smtp_security, smtp_username,
+	COALESCE(smtp_password_sealed, ''), daily_cap, min_spacing_seconds, jitter_seconds, ramp_start_cap, ramp_daily_increment,
+	timezone, COALESCE(dkim_domain, ''), COALESCE(dkim_selector, ''), COALESCE(dkim_key_sealed, ''), created_at`
+
+func scanMailbox(row pgx.Row) (Mailbox, error) {
+	var m Mailbox
+	err := row.Scan(&m.ID, &m.Workspace, &m.FromAddress, &m.FromName, &m.SMTPHost, &m.SMTPPort, &m.SMTPSecurity, &m.SMTPUsername,
+		&m.PasswordSealed, &m.DailyCap, &m.MinSpacingSeconds, &m.JitterSeconds, &m.RampStartCap, &m.RampDailyIncrement,
+		&m.Timezone, &m.DKIMDomain, &m.DKIMSelector, &m.DKIMKeySealed, &m.CreatedAt)
+	m.HasPassword, m.HasDKIMKey = m.PasswordSealed != "", m.DKIMKeySealed != ""
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	return m, err
+}
+
+// CreateMailbox stores a mailbox. seal is called with the new row's ID to
+// seal its secrets, bound to that row, inside the same transaction.
+func (s *Store) CreateMailbox(ctx context.Context, ws int64, m Mailbox, seal func(id int64) (password, dkimKey string, err error)) (Mailbox, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return m, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var id int64
+	err = tx.QueryRow(ctx, `
+		INSERT INTO mailboxes (workspace_id, from_address, from_name, smtp_host, smtp_port, smtp_security, smtp_username,
+			daily_cap, min_spacing_seconds, jitter_seconds, ramp_start_cap, ramp_daily_increment, timezone, dkim_domain, dkim_selector)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULLIF($14, ''), NULLIF($15, ''))
+		RETURNING id`,
+		ws, m.FromAddress, m.FromName, m.SMTPHost, m.SMTPPort, m.SMTPSecurity, m.SMTPUsername, m.DailyCap, m.MinSpacingSeconds,
+		m.JitterSeconds, m.RampStartCap, m.RampDailyIncrement, m.Timezone, m.DKIMDomain, m.DKIMSelector).Scan(&id)
+	if isUniqueViolation(err) {
+		return m, fmt.Errorf("%w: a mailbox for %s already exists", ErrConflict, m.FromAddress)
+	}
+	if err != nil {
+		return m, err
+	}
+	pw, key, err := seal(id)
+	if err != nil {
+		return m, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE mailboxes SET smtp_password_sealed = NULLIF($2, ''), dkim_key_sealed = NULLIF($3, '') WHERE id = $1`, id, pw, key); err != nil {
+		return m, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return m, err
+	}
+	return s.GetMailbox(ctx, ws, id)
+}
+
+// GetMailbox returns a mailbox of the workspace (ws 0: any workspace, for
+// workers).
+func (s *Store) GetMailbox(ctx context.Context, ws, id int64) (Mailbox, error) {
+	return scanMailbox(s.pool.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id = $1 AND ($2 = 0 OR workspace_id = $2)`, id, ws))
+}
+
+// ListMailboxes returns the workspace's mailboxes.
+func (s *Store) ListMailboxes(ctx context.Context, ws int64) ([]Mailbox, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE workspace_id = $1 ORDER BY id`, ws)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Mailbox{}
+	for rows.Next() {
+		m, err := scanMailbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Cadence is a stored cadence; Window and Steps are the sequencer's JSON.
+type Cadence struct {
+	ID          int64           `json:"id"`
+	Name        string          `json:"name"`
+	Status      string          `json:"status"`
+	Window      json.RawMessage `json:"window"`
+	RiskyPolicy string          `json:"risky_policy"`
+	MailboxIDs  []int64         `json:"mailbox_ids"`
+	Steps       json.RawMessage `json:"steps"`
+	CreatedAt   time.Time       `json:"created_at"`
+	LaunchedAt  *time.Time      `json:"launched_at,omitempty"`
+	Workspace   int64           `json:"-"`
+}
+
+const cadenceColumns = `id, workspace_id, name, status, send_window, risky_policy, mailbox_ids, steps, created_at, launched_at`
+
+func scanCadence(row pgx.Row) (Cadence, error) {
+	var c Cadence
+	err := row.Scan(&c.ID, &c.Workspace, &c.Name, &c.Status, &c.Window, &c.RiskyPolicy, &c.MailboxIDs, &c.Steps, &c.CreatedAt, &c.LaunchedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+// CreateCadence stores a validated cadence as a draft.
+func (s *Store) CreateCadence(ctx context.Context, ws int64, c Cadence) (Cadence, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mailboxes WHERE workspace_id = $1 AND id = ANY($2)`, ws, c.MailboxIDs).Scan(&n); err != nil {
+		return c, err
+	}
+	if n != len(c.MailboxIDs) {
+		return c, fmt.Errorf("%w: mailbox_ids names mailboxes this workspace does not have", ErrNotFound)
+	}
+	return scanCadence(s.pool.QueryRow(ctx, `
+		INSERT INTO cadences (workspace_id, name, send_window, risky_policy, mailbox_ids, steps)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+cadenceColumns,
+		ws, c.Name, c.Window, c.RiskyPolicy, c.MailboxIDs, c.Steps))
+}
+
+// GetCadence returns a cadence of the workspace (ws 0: any).
+func (s *Store) GetCadence(ctx context.Context, ws, id int64) (Cadence, error) {
+	return scanCadence(s.pool.QueryRow(ctx, `SELECT `+cadenceColumns+` FROM cadences WHERE id = $1 AND ($2 = 0 OR workspace_id = $2)`, id, ws))
+}
+
+// SetCadenceStatus moves a cadence from one of from to to.
+func (s *Store) SetCadenceStatus(ctx context.Context, ws, id int64, from []string, to string) (Cadence, error) {
+	c, err := scanCadence(s.pool.QueryRow(ctx, `
+		UPDATE cadences SET status = $4, launched_at = CASE WHEN $4 = 'active' THEN COALESCE(launched_at, now()) ELSE launched_at END
+		WHERE id = $1 AND workspace_id = $2 AND status = ANY($3) RETURNING `+cadenceColumns, id, ws, from, to))
+	if errors.Is(err, ErrNotFound) {
+		cur, gerr := s.GetCadence(ctx, ws, id)
+		if gerr != nil {
+			return cur, gerr
+		}
+		return cur, fmt.Errorf("%w: cadence %d is %s", ErrConflict, id, cur.Status)
+	}
+	return c, err
+}
+
+// InTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// LeadInput is a lead given with an enrollment.
+type LeadInput struct {
+	Email     string            `json:"email"`
+	FirstName string            `json:"first_name"`
+	LastName  string            `json:"last_name"`
+	Company   string            `json:"company"`
+	Title     string            `json:"title"`
+	Timezone  string            `json:"timezone"`
+	Custom    map[string]string `json:"custom"`
+}
+
+// UpsertLead creates or merges a lead (non-empty fields win) and returns it.
+func (s *Store) UpsertLead(ctx context.Context, tx pgx.Tx, ws int64, in LeadInput) (Lead, error) {
+	custom, _ := json.Marshal(in.Custom)
+	if in.Custom == nil {
+		custom = []byte("{}")
+	}
+	return scanLead(tx.QueryRow(ctx, `
+		INSERT INTO leads AS l (workspace_id, email, first_name, last_name, company, title, timezone, custom)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET
+			first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), l.first_name),
+			last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), l.last_name),
+			company = COALESCE(NULLIF(EXCLUDED.company, ''), l.company),
+			title = COALESCE(NULLIF(EXCLUDED.title, ''), l.title),
+			timezone = COALESCE(NULLIF(EXCLUDED.timezone, ''), l.timezone),
+			custom = l.custom || EXCLUDED.custom, updated_at = now()
+		RETURNING `+leadColumnsSQL, ws, in.Email, in.FirstName, in.LastName, in.Company, in.Title, in.Timezone, custom))
+}
+
+// LeadTx returns a lead of the workspace inside tx.
+func (s *Store) LeadTx(ctx context.Context, tx pgx.Tx, ws, id int64) (Lead, error) {
+	l, err := scanLead(tx.QueryRow(ctx, `SELECT `+leadColumnsSQL+` FROM leads WHERE id = $1 AND workspace_id = $2`, id, ws))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return l, ErrNotFound
+	}
+	return l, err
+}
+
+// SetLeadVerification records a verdict on a lead (the verification gate).
+func (s *Store) SetLeadVerification(ctx context.Context, ws, leadID int64, status, reason string, verdict any) error {
+	b, _ := json.Marshal(verdict)
+	_, err := s.pool.Exec(ctx, `
+		UPDATE leads SET verification_status = $3, verification_reason = $4, verification = $5, verified_at = now(), updated_at = now()
+		WHERE id = $1 AND workspace_id = $2`, leadID, ws, status, reason, b)
+	return err
+}
+
+// MailboxLoads counts active enrollments per mailbox, to spread new leads.
+func (s *Store) MailboxLoads(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]int, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT m, count(e.id) FROM unnest($1::bigint[]) AS m
+		LEFT JOIN enrollments e ON e.mailbox_id = m AND e.state IN ('active', 'paused')
+		GROUP BY m`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// InsertEnrollment enrolls a lead and schedules its first step. created is
+// false when the lead was already enrolled in the cadence.
+func (s *Store) InsertEnrollment(ctx context.Context, tx pgx.Tx, ws, cadenceID, leadID, mailboxID int64, channel string, due time.Time) (id int64, created bool, err error) {
+	err = tx.QueryRow(ctx, `
+		INSERT INTO enrollments (workspace_id, cadence_id, lead_id, mailbox_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (cadence_id, lead_id) DO NOTHING RETURNING id`, ws, cadenceID, leadID, mailboxID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return id, true, s.ScheduleTouch(ctx, tx, ws, id, 1, channel, due)
+}
+
+// ScheduleTouch records that step is due at due.
+func (s *Store) ScheduleTouch(ctx context.Context, tx pgx.Tx, ws, enrollmentID int64, step int, channel string, due time.Time) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at) VALUES ($1, $2, $3, $4, 'scheduled', $5)
+		ON CONFLICT (enrollment_id, step) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now()
+		WHERE touches.status = 'scheduled'`, enrollmentID, step, ws, channel, due)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE enrollments SET next_step = $2, updated_at = now() WHERE id = $1`, enrollmentID, step)
+	return err
+}
+
+// Enrollment is a lead's run through a cadence.
+type Enrollment struct {
+	ID              int64     `json:"id"`
+	CadenceID       int64     `json:"cadence_id"`
+	LeadID          int64     `json:"lead_id"`
+	MailboxID       *int64    `json:"mailbox_id"`
+	State           string    `json:"state"`
+	StateReason     string    `json:"state_reason,omitempty"`
+	NextStep        int       `json:"next_step"`
+	ThreadMessageID string    `json:"-"`
+	ThreadSubject   string    `json:"-"`
+	CreatedAt       time.Time `json:"created_at"`
+	Touches         []Touch   `json:"touches"`
+	Workspace       int64     `json:"-"`
+}
+
+// Touch is one step of an enrollment.
+type Touch struct {
+	Step      int        `json:"step"`
+	Channel   string     `json:"channel"`
+	Status    string     `json:"status"`
+	DueAt     time.Time  `json:"due_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+	MailboxID *int64     `json:"mailbox_id,omitempty"`
+	MessageID string     `json:"message_id,omitempty"`
+	Variant   string     `json:"variant,omitempty"`
+	Outcome   string     `json:"outcome,omitempty"`
+}
+
+const enrollmentColumns = `id, workspace_id, cadence_id, lead_id, mailbox_id, state, state_reason, next_step,
+	COALESCE(thread_message_id, ''), COALESCE(thread_subject, ''), created_at`
+
+func scanEnrollment(row pgx.Row) (Enrollment, error) {
+	var e Enrollment
+	err := row.Scan(&e.ID, &e.Workspace, &e.CadenceID, &e.LeadID, &e.MailboxID, &e.State, &e.StateReason, &e.NextStep,
+		&e.ThreadMessageID, &e.ThreadSubject, &e.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, ErrNotFound
+	}
+	return e, err
+}
+
+// GetEnrollment returns an enrollment of the workspace (ws 0: any) with
+// every touch.
+func (s *Store) GetEnrollment(ctx context.Context, ws, id int64) (Enrollment, error) {
+	e, err := scanEnrollment(s.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 AND ($2 = 0 OR workspace_id = $2)`, id, ws))
+	if err != nil {
+		return e, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome
+		FROM touches WHERE enrollment_id = $1 ORDER BY step`, id)
+	if err != nil {
+		return e, err
+	}
+	defer rows.Close()
+	e.Touches = []Touch{}
+	for rows.Next() {
+		var t Touch
+		if err := rows.Scan(&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome); err != nil {
+			return e, err
+		}
+		e.Touches = append(e.Touches, t)
+	}
+	return e, rows.Err()
+}
+
+// EnrollmentForUpdate locks an enrollment in tx.
+func (s *Store) EnrollmentForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Enrollment, error) {
+	return scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 FOR UPDATE`, id))
+}
+
+// SetEnrollmentState changes an enrollment's state, only from one of from.
+func (s *Store) SetEnrollmentState(ctx context.Context, tx pgx.Tx, id int64, from []string, to, reason string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE enrollments SET state = $3, state_reason = $4, updated_at = now() WHERE id = $1 AND state = ANY($2)`, id, from, to, reason)
+	return tag.RowsAffected() == 1, err
+}
+
+// SetThread records the first email of an enrollment, which later steps
+// reply to.
+func (s *Store) SetThread(ctx context.Context, tx pgx.Tx, id int64, messageID, subject string) error {
+	_, err := tx.Exec(ctx, `UPDATE enrollments SET thread_message_id = COALESCE(thread_message_id, $2), thread_subject = COALESCE(thread_subject, $3) WHERE id = $1`, id, messageID, subject)
+	return err
+}
+
+// TouchForUpdate locks the touch row of (enrollment, step).
+func (s *Store) TouchForUpdate(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int) (Touch, error) {
+	var t Touch
+	err := tx.QueryRow(ctx, `
+		SELECT step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome
+		FROM touches WHERE enrollment_id = $1 AND step = $2 FOR UPDATE`, enrollmentID, step).Scan(
+		&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	return t, err
+}
+
+// SetTouch records a touch's status and outcome.
+func (s *Store) SetTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, status, outcome string) error {
+	_, err := tx.Exec(ctx, `UPDATE touches SET status = $3, outcome = $4, updated_at = now() WHERE enrollment_id = $1 AND step = $2`,
+		enrollmentID, step, status, outcome)
+	return err
+}
+
+// ClaimResult says whether a send slot was claimed, and if not, when to try.
+type ClaimResult struct {
+	Claimed bool
+	RetryAt time.Time
+	Why     string
+}
+
+// ClaimSend takes a send slot of the mailbox for (enrollment, step), in tx:
+// the mailbox row is locked, its daily cap (for the mailbox's local day)
+// and spacing checked, the day's count incremented, the next allowed send
+// time pushed by spacing plus jitter, and the touch moved to 'sending' with
+// its Message-ID, all before any byte goes to SMTP.
+func (s *Store) ClaimSend(ctx context.Context, tx pgx.Tx, m Mailbox, capToday int, day time.Time, now time.Time, next time.Time,
+	enrollmentID int64, step int, messageID, variant string) (ClaimResult, error) {
+	var nextSend time.Time
+	if err := tx.QueryRow(ctx, `SELECT next_send_at FROM mailboxes WHERE id = $1 FOR UPDATE`, m.ID).Scan(&nextSend); err != nil {
+		return ClaimResult{}, err
+	}
+	if now.Before(nextSend) {
+		return ClaimResult{RetryAt: nextSend, Why: "spacing"}, nil
+	}
+	var sent int
+	err := tx.QueryRow(ctx, `SELECT sent FROM mailbox_days WHERE mailbox_id = $1 AND day = $2`, m.ID, day).Scan(&sent)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return ClaimResult{}, err
+	}
+	if sent >= capToday {
+		return ClaimResult{Why: "daily_cap"}, nil
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO mailbox_days (mailbox_id, day, sent) VALUES ($1, $2, 1)
+		ON CONFLICT (mailbox_id, day) DO UPDATE SET sent = mailbox_days.sent + 1`, m.ID, day); err != nil {
+		return ClaimResult{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE mailboxes SET next_send_at = $2 WHERE id = $1`, m.ID, next); err != nil {
+		return ClaimResult{}, err
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE touches SET status = 'sending', mailbox_id = $3, message_id = $4, variant = NULLIF($5, ''), updated_at = now()
+		WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step, m.ID, messageID, variant); err != nil {
+		return ClaimResult{}, err
+	}
+	return ClaimResult{Claimed: true}, nil
+}
+
+// ReleaseSend gives back a claimed slot after a send failed before SMTP
+// accepted it, so the touch can be tried again.
+func (s *Store) ReleaseSend(ctx context.Context, tx pgx.Tx, mailboxID int64, day time.Time, enrollmentID int64, step int, outcome string) error {
+	if _, err := tx.Exec(ctx, `UPDATE mailbox_days SET sent = greatest(sent - 1, 0) WHERE mailbox_id = $1 AND day = $2`, mailboxID, day); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE touches SET status = 'scheduled', outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step, outcome)
+	return err
+}
+
+// MarkSent records a touch accepted by SMTP.
+func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, outcome string) error {
+	_, err := tx.Exec(ctx, `UPDATE touches SET status = 'sent', sent_at = now(), outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`,
+		enrollmentID, step, outcome)
+	return err
+}
+
+// Task is a step done by a person: a call, a LinkedIn touch, a to-do.
+type Task struct {
+	ID           int64      `json:"id"`
+	EnrollmentID int64      `json:"enrollment_id"`
+	Step         int        `json:"step"`
+	Channel      string     `json:"channel"`
+	Title        string     `json:"title"`
+	DueAt        time.Time  `json:"due_at"`
+	Assignee     string     `json:"assignee"`
+	Status       string     `json:"status"`
+	Outcome      string     `json:"outcome,omitempty"`
+	CompletedAt  *time.Time `json:"completed_at,omitempty"`
+	LeadID       int64      `json:"lead_id"`
+	LeadEmail    string     `json:"lead_email"`
+	Workspace    int64      `json:"-"`
+}
+
+// CreateTask opens the task of a step.
+func (s *Store) CreateTask(ctx context.Context, tx pgx.Tx, ws, enrollmentID int64, step int, channel, title, assignee string, due time.Time) error {
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO tasks (workspace_id, enrollment_id, step, channel, title, due_at, assignee) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (enrollment_id, step) DO NOTHING`, ws, enrollmentID, step, channel, title, due, assignee); err != nil {
+		return err
+	}
+	return s.SetTouch(ctx, tx, enrollmentID, step, "task_open", "")
+}
+
+const taskColumns = `t.id, t.workspace_id, t.enrollment_id, t.step, t.channel, t.title, t.due_at, t.assignee, t.status, t.outcome, t.completed_at, e.lead_id, l.email`
+
+func scanTask(row pgx.Row) (Task, error) {
+	var t Task
+	err := row.Scan(&t.ID, &t.Workspace, &t.EnrollmentID, &t.Step, &t.Channel, &t.Title, &t.DueAt, &t.Assignee, &t.Status, &t.Outcome, &t.CompletedAt, &t.LeadID, &t.LeadEmail)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	return t, err
+}
+
+// ListTasks returns open tasks due before dueBefore (zero: any), for an
+// assignee ("" : all), soonest first.
+func (s *Store) ListTasks(ctx context.Context, ws int64, dueBefore time.Time, assignee string) ([]Task, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+taskColumns+` FROM tasks t JOIN enrollments e ON e.id = t.enrollment_id JOIN leads l ON l.id = e.lead_id
+		WHERE t.workspace_id = $1 AND t.status = 'open' AND ($2::timestamptz IS NULL OR t.due_at < $2) AND ($3 = '' OR t.assignee = $3)
+		ORDER BY t.due_at, t.id LIMIT 500`, ws, nullTime(dueBefore), assignee)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// CompleteTask closes an open task in tx and returns it.
+func (s *Store) CompleteTask(ctx context.Context, tx pgx.Tx, ws, id int64, outcome string) (Task, error) {
+	t, err := scanTask(tx.QueryRow(ctx, `
+		WITH done AS (
+			UPDATE tasks SET status = 'done', outcome = $3, completed_at = now()
+			WHERE id = $1 AND workspace_id = $2 AND status = 'open' RETURNING *
+		)
+		SELECT `+taskColumns+` FROM done t JOIN enrollments e ON e.id = t.enrollment_id JOIN leads l ON l.id = e.lead_id`, id, ws, outcome))
+	if errors.Is(err, ErrNotFound) {
+		var status string
+		if e := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE id = $1 AND workspace_id = $2`, id, ws).Scan(&status); e == nil {
+			return t, fmt.Errorf("%w: task %d is already %s", ErrConflict, id, status)
+		}
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, err
+	}
+	return t, s.SetTouch(ctx, tx, t.EnrollmentID, t.Step, "task_done", outcome)
+}
+
+// SuppressedTx reports whether an address or its domain is suppressed.
+func (s *Store) SuppressedTx(ctx context.Context, ws int64, email, domain string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = $1 AND email_hash = ANY($2))`,
+		ws, [][]byte{EmailHash(email), EmailHash("@" + domain)}).Scan(&ok)
+	return ok, err
+}
+
+// CustomFieldKeys lists the custom field names the workspace's leads use.
+func (s *Store) CustomFieldKeys(ctx context.Context, ws int64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT jsonb_object_keys(custom) FROM leads WHERE workspace_id = $1 ORDER BY 1 LIMIT 1000`, ws)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// LeadEvent appends to a lead's history in tx.
+func (s *Store) LeadEvent(ctx context.Context, tx pgx.Tx, ws, leadID int64, typ string, data map[string]any) error {
+	b, _ := json.Marshal(data)
+	_, err := tx.Exec(ctx, `INSERT INTO lead_events (workspace_id, lead_id, type, data) VALUES ($1, $2, $3, $4)`, ws, leadID, typ, b)
+	return err
+}
+
+// ActiveEnrollments lists the IDs and next steps of a cadence's active
+// enrollments, for resuming a paused cadence.
+func (s *Store) ActiveEnrollments(ctx context.Context, cadenceID int64) ([]Enrollment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE cadence_id = $1 AND state = 'active'`, cadenceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Enrollment
+	for rows.Next() {
+		e, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// StopLeadEnrollments stops every active or paused enrollment of a lead.
+func (s *Store) StopLeadEnrollments(ctx context.Context, tx pgx.Tx, ws, leadID int64, reason string) error {
+	_, err := tx.Exec(ctx, `UPDATE enrollments SET state = 'stopped', state_reason = $3, updated_at = now()
+		WHERE workspace_id = $1 AND lead_id = $2 AND state IN ('active', 'paused')`, ws, leadID, reason)
+	return err
+}

@@ -1,0 +1,508 @@
+package sequencer
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/secret"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer/calendar"
+	"github.com/touchline/touchline/sequencer/message"
+	"github.com/touchline/touchline/sequencer/template"
+	"github.com/touchline/touchline/verifier"
+)
+
+// QueueSend is the queue of touch jobs.
+const QueueSend = "send"
+
+// TouchArgs names one step of one enrollment.
+type TouchArgs struct {
+	EnrollmentID int64 `json:"enrollment_id"`
+	Step         int   `json:"step"`
+}
+
+// Kind implements river.JobArgs.
+func (TouchArgs) Kind() string { return "touch" }
+
+// InsertOpts: one pending job per (enrollment, step), whatever inserts it.
+func (TouchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSend, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
+	}}
+}
+
+// Engine runs cadences. Its methods are safe for concurrent use.
+type Engine struct {
+	Store    *store.Store
+	Verifier *verifier.Verifier // the verification gate; nil trusts stored verdicts only
+	Sender   Sender
+	Secrets  *secret.Box
+	// HMAC keys for VERP return paths and unsubscribe links.
+	VERPKey, UnsubscribeKey []byte
+	// BounceDomain receives bounces at VERP addresses (b-TOKEN@BounceDomain).
+	BounceDomain string
+	// PublicURL is where recipients reach the unsubscribe endpoint.
+	PublicURL string
+	// FreshFor is how long a stored verdict stands (default 30 days).
+	FreshFor time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.Default()
+}
+
+// Fields returns the fields a workspace's templates may use: the standard
+// ones and every custom field its leads have.
+func (e *Engine) Fields(ctx context.Context, ws int64) (template.FieldSet, error) {
+	keys, err := e.Store.CustomFieldKeys(ctx, ws)
+	if err != nil {
+		return template.FieldSet{}, err
+	}
+	f := template.Standard()
+	for _, k := range keys {
+		f = f.With("custom." + k)
+	}
+	return f, nil
+}
+
+// LoadCadence compiles a stored cadence.
+func (e *Engine) LoadCadence(c store.Cadence) (*Cadence, error) {
+	return Load(c.Name, c.Window, c.Steps, c.MailboxIDs, c.RiskyPolicy, template.Standard())
+}
+
+// nearDue is how close to its due time a touch job is made available at
+// once; its worker then waits the rest. River's scheduler promotes
+// scheduled jobs every 5 s, so a near touch would otherwise go out up to
+// 5 s late (FIELD-NOTES).
+const nearDue = 5 * time.Second
+
+func touchOpts(due, now time.Time) river.InsertOpts {
+	opts := TouchArgs{}.InsertOpts()
+	if due.Sub(now) > nearDue {
+		opts.ScheduledAt = due
+	}
+	return opts
+}
+
+func insertTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, due, now time.Time) error {
+	opts := touchOpts(due, now)
+	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, TouchArgs{EnrollmentID: enrollmentID, Step: step}, &opts)
+	return err
+}
+
+// TouchWorker is the River worker of touches.
+type TouchWorker struct {
+	river.WorkerDefaults[TouchArgs]
+	Engine *Engine
+}
+
+// Timeout bounds one touch: a verification and an SMTP submission.
+func (w *TouchWorker) Timeout(*river.Job[TouchArgs]) time.Duration { return 5 * time.Minute }
+
+// Work runs one touch. The guarantee, per (enrollment, step): the touch
+// row is moved to 'sending' and the mailbox's cap counted in one committed
+// transaction before the message is handed to SMTP; the row becomes 'sent'
+// and the next step's job is inserted in the transaction that completes
+// this job. A touch found in 'sending' when its job runs again was claimed
+// by a process that died before recording SMTP's answer: it is marked
+// 'uncertain' and never sent again, and the chain goes on. So no touch is
+// sent twice, and none is lost without a trace.
+func (w *TouchWorker) Work(ctx context.Context, job *river.Job[TouchArgs]) error {
+	return w.Engine.touch(ctx, job)
+}
+
+func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
+	args := job.Args
+	now := e.now()
+	en, err := e.Store.GetEnrollment(ctx, 0, args.EnrollmentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Paused or stopped enrollments, and stale jobs, do nothing: resume
+	// schedules the step again.
+	if en.State != "active" || en.NextStep != args.Step {
+		return nil
+	}
+	// Early: wait out a short remainder here, snooze a long one.
+	for _, t := range en.Touches {
+		if t.Step != args.Step || !t.DueAt.After(now) {
+			continue
+		}
+		wait := t.DueAt.Sub(now)
+		if wait > 2*nearDue {
+			return river.JobSnooze(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		now = e.now()
+	}
+	sc, err := e.Store.GetCadence(ctx, 0, en.CadenceID)
+	if err != nil {
+		return err
+	}
+	if sc.Status != "active" {
+		return nil
+	}
+	c, err := e.LoadCadence(sc)
+	if err != nil {
+		return fmt.Errorf("cadence %d: %w", sc.ID, err)
+	}
+	if args.Step < 1 || args.Step > c.StepCount() {
+		return nil
+	}
+	step := &c.steps[args.Step-1]
+	lead, err := e.Store.GetLead(ctx, en.Workspace, en.LeadID)
+	if err != nil {
+		return err
+	}
+	loc := c.location(lead.Timezone)
+	complete := func(tx pgx.Tx) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	}
+
+	if step.Channel != ChannelEmail {
+		// A person does it: open the task; the cadence moves on when it
+		// is completed.
+		return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+			title := step.Title
+			if title == "" {
+				title = fmt.Sprintf("%s %s %s", step.Channel, lead.FirstName, lead.LastName)
+			}
+			if err := e.Store.CreateTask(ctx, tx, en.Workspace, en.ID, args.Step, step.Channel, strings.TrimSpace(title), "", now); err != nil {
+				return err
+			}
+			return complete(tx)
+		})
+	}
+	if !c.window.Contains(now, loc) {
+		return river.JobSnooze(c.window.NextOpen(now, loc).Sub(now))
+	}
+	stop := func(status, reason string) error {
+		return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, status, reason); err != nil {
+				return err
+			}
+			if _, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active"}, "stopped", reason); err != nil {
+				return err
+			}
+			return complete(tx)
+		})
+	}
+	if reason, ok := e.gate(ctx, en, lead, c); !ok {
+		return stop("skipped", reason)
+	}
+	m, err := e.Store.GetMailbox(ctx, en.Workspace, derefID(en.MailboxID))
+	if errors.Is(err, store.ErrNotFound) {
+		return stop("skipped", "mailbox_removed")
+	}
+	if err != nil {
+		return err
+	}
+	raw, msgID, variant, subject, err := e.compose(lead, en, m, c, step, args.Step, now)
+	var mfe *template.MissingFieldError
+	if errors.As(err, &mfe) {
+		return stop("skipped", "missing_field: "+mfe.Field)
+	}
+	if err != nil {
+		return err
+	}
+
+	// Claim the send: cap, spacing and the touch row, committed before SMTP.
+	mloc, _ := calendar.LoadLocation(m.Timezone)
+	if mloc == nil {
+		mloc = time.UTC
+	}
+	day := civilDay(now, mloc)
+	spacing := time.Duration(m.MinSpacingSeconds) * time.Second
+	if m.JitterSeconds > 0 {
+		spacing += time.Duration(rand.IntN(m.JitterSeconds+1)) * time.Second
+	}
+	var claim store.ClaimResult
+	var already string
+	err = e.Store.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := e.Store.EnrollmentForUpdate(ctx, tx, en.ID); err != nil {
+			return err
+		}
+		t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, args.Step)
+		if err != nil {
+			return err
+		}
+		if t.Status != "scheduled" {
+			already = t.Status
+			if t.Status == "sending" {
+				// Claimed by a process that died before SMTP's answer
+				// was recorded: never send again, say so, go on.
+				if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "uncertain",
+					"the worker stopped between handing the message to SMTP and recording the answer; not sent again"); err != nil {
+					return err
+				}
+				if err := e.scheduleNext(ctx, tx, en, c, args.Step, loc, now); err != nil {
+					return err
+				}
+			}
+			return complete(tx)
+		}
+		claim, err = e.Store.ClaimSend(ctx, tx, m, capToday(m, now), day, now, now.Add(spacing), en.ID, args.Step, msgID, variant)
+		return err
+	})
+	if err != nil || already != "" {
+		return err
+	}
+	if !claim.Claimed {
+		retry := claim.RetryAt
+		if claim.Why == "daily_cap" {
+			// Capacity is gone for today: the next day's window, never dropped.
+			retry = c.window.NextOpen(nextDayStart(now, mloc), loc)
+		}
+		return river.JobSnooze(max(retry.Sub(now), time.Second))
+	}
+
+	from := m.FromAddress
+	rp := message.ReturnPath(e.VERPKey, en.ID, args.Step, e.BounceDomain)
+	if e.BounceDomain == "" {
+		rp = from
+	}
+	pw := ""
+	if m.PasswordSealed != "" {
+		b, err := e.Secrets.Open(m.PasswordSealed, fmt.Sprintf("mailbox:%d:smtp_password", m.ID))
+		if err != nil {
+			return fmt.Errorf("mailbox %d password: %w", m.ID, err)
+		}
+		pw = string(b)
+	}
+	sendErr := e.Sender.Send(ctx, Submission{Host: m.SMTPHost, Port: m.SMTPPort, Security: m.SMTPSecurity, Username: m.SMTPUsername, Password: pw},
+		rp, lead.Email, raw)
+	// The next step's delay counts from the hand-off, not from the job's start.
+	now = e.now()
+	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+		var se *SendError
+		switch {
+		case sendErr == nil:
+			if err := e.Store.MarkSent(ctx, tx, en.ID, args.Step, "accepted"); err != nil {
+				return err
+			}
+			if en.ThreadMessageID == "" {
+				if err := e.Store.SetThread(ctx, tx, en.ID, msgID, subject); err != nil {
+					return err
+				}
+			}
+			if err := e.Store.LeadEvent(ctx, tx, en.Workspace, lead.ID, "touch_sent", map[string]any{
+				"enrollment_id": en.ID, "step": args.Step, "message_id": msgID, "mailbox_id": m.ID}); err != nil {
+				return err
+			}
+			if err := e.scheduleNext(ctx, tx, en, c, args.Step, loc, now); err != nil {
+				return err
+			}
+			return complete(tx)
+		case errors.As(sendErr, &se) && se.Uncertain:
+			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "uncertain", sendErr.Error()); err != nil {
+				return err
+			}
+			if err := e.scheduleNext(ctx, tx, en, c, args.Step, loc, now); err != nil {
+				return err
+			}
+			return complete(tx)
+		case errors.As(sendErr, &se) && se.Permanent():
+			// Refused for good: the recipient (5.1.x) or our side. Either
+			// way this enrollment cannot go on by email.
+			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "failed", sendErr.Error()); err != nil {
+				return err
+			}
+			reason := "send_refused"
+			if se.Reply != nil && se.Reply.EnhancedCode[1] == 1 {
+				reason = "undeliverable"
+			}
+			if _, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active"}, "stopped", reason); err != nil {
+				return err
+			}
+			return complete(tx)
+		default:
+			// Not sent: give the slot back and let River retry later.
+			if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "retrying: "+sendErr.Error()); err != nil {
+				return err
+			}
+			return sendErr
+		}
+	})
+}
+
+// scheduleNext schedules the step after step, or finishes the enrollment.
+func (e *Engine) scheduleNext(ctx context.Context, tx pgx.Tx, en store.Enrollment, c *Cadence, step int, loc *time.Location, now time.Time) error {
+	if step >= c.StepCount() {
+		_, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active"}, "finished", "all steps done")
+		return err
+	}
+	next := step + 1
+	due := c.due(next, now, loc)
+	if err := e.Store.ScheduleTouch(ctx, tx, en.Workspace, en.ID, next, c.steps[next-1].Channel, due); err != nil {
+		return err
+	}
+	return insertTouch(ctx, tx, en.ID, next, due, now)
+}
+
+// gate is the verification gate: undeliverable is never sent, risky only
+// as the cadence allows, suppressed never.
+func (e *Engine) gate(ctx context.Context, en store.Enrollment, lead store.Lead, c *Cadence) (string, bool) {
+	addr, err := verifier.ParseAddress(lead.Email)
+	if err != nil {
+		return "undeliverable: syntax", false
+	}
+	if sup, err := e.Store.SuppressedTx(ctx, en.Workspace, addr.String(), addr.Domain); err == nil && sup {
+		return "suppressed", false
+	}
+	fresh := cmpDur(e.FreshFor, 30*24*time.Hour)
+	status, reason := "", ""
+	if v := lead.Verification; v != nil && e.now().Sub(v.VerifiedAt) < fresh {
+		status, reason = v.Status, v.Reason
+	} else if e.Verifier != nil {
+		vd := e.Verifier.Verify(ctx, lead.Email)
+		status, reason = string(vd.Status), string(vd.Reason)
+		e.Store.SetLeadVerification(ctx, en.Workspace, lead.ID, status, reason, vd)
+	}
+	return gateVerdict(status, reason, c.RiskyPolicy)
+}
+
+func gateVerdict(status, reason, policy string) (string, bool) {
+	switch verifier.Status(status) {
+	case verifier.Deliverable, "":
+		return "", true
+	case verifier.Undeliverable:
+		return "undeliverable: " + reason, false
+	case verifier.Risky:
+		if policy == "allow_catch_all" && reason == string(verifier.ReasonCatchAll) {
+			return "", true
+		}
+		return "risky_policy: " + reason, false
+	default:
+		// Unknown (blocked, greylisted, timeouts): not known to bounce,
+		// not known to land; treated like risky.
+		return "risky_policy: unknown " + reason, false
+	}
+}
+
+// compose renders and signs the message of an email step.
+func (e *Engine) compose(lead store.Lead, en store.Enrollment, m store.Mailbox, c *Cadence, step *compiledStep, n int, now time.Time) (raw []byte, msgID, variant, subject string, err error) {
+	v := step.variant(en.ID)
+	values := map[string]string{
+		"first_name": lead.FirstName, "last_name": lead.LastName, "company": lead.Company, "title": lead.Title,
+		"email": lead.Email, "timezone": lead.Timezone, "sender_name": m.FromName, "sender_email": m.FromAddress,
+		"sender_first_name": strings.Fields(m.FromName + " ")[0], "thread_subject": en.ThreadSubject,
+	}
+	for k, val := range lead.Custom {
+		values["custom."+k] = fmt.Sprint(val)
+	}
+	if subject, err = v.subject.Render(values); err != nil {
+		return
+	}
+	body, err := v.body.Render(values)
+	if err != nil {
+		return
+	}
+	msg := &message.Message{
+		MessageID:  message.NewMessageID(m.FromAddress[strings.LastIndexByte(m.FromAddress, '@')+1:]),
+		From:       mail.Address{Name: m.FromName, Address: m.FromAddress},
+		To:         mail.Address{Name: strings.TrimSpace(lead.FirstName + " " + lead.LastName), Address: lead.Email},
+		Subject:    subject,
+		Text:       body,
+		Date:       now,
+		FeedbackID: fmt.Sprintf("%d:%d:cadence:touchline", en.CadenceID, n),
+	}
+	if step.Thread && en.ThreadMessageID != "" {
+		msg.Subject = message.ThreadSubject(en.ThreadSubject)
+		subject = msg.Subject
+		msg.InReplyTo = en.ThreadMessageID
+		msg.References = []string{en.ThreadMessageID}
+	}
+	if e.PublicURL != "" {
+		tok := message.UnsubscribeToken(e.UnsubscribeKey, en.Workspace, lead.ID, en.ID)
+		msg.ListUnsubscribeURL = strings.TrimSuffix(e.PublicURL, "/") + "/u/" + tok
+	}
+	if e.BounceDomain != "" {
+		msg.ListUnsubscribeMailto = "unsubscribe+" + message.UnsubscribeToken(e.UnsubscribeKey, en.Workspace, lead.ID, en.ID) + "@" + e.BounceDomain
+	}
+	if raw, err = msg.Build(); err != nil {
+		return
+	}
+	msgID = msg.MessageID
+	if m.DKIMKeySealed != "" {
+		var key crypto.Signer
+		pem, err2 := e.Secrets.Open(m.DKIMKeySealed, fmt.Sprintf("mailbox:%d:dkim_key", m.ID))
+		if err2 != nil {
+			return nil, "", "", "", fmt.Errorf("mailbox %d DKIM key: %w", m.ID, err2)
+		}
+		if key, err = dkimkey.ParsePrivateKey(pem); err != nil {
+			return
+		}
+		if raw, err = message.Sign(raw, message.DKIM{Domain: m.DKIMDomain, Selector: m.DKIMSelector, Signer: key}); err != nil {
+			return
+		}
+	}
+	return raw, msgID, v.name, subject, nil
+}
+
+// capToday is the mailbox's cap, ramped up from its start for a new mailbox.
+func capToday(m store.Mailbox, now time.Time) int {
+	if m.RampStartCap == nil || m.RampDailyIncrement == nil {
+		return m.DailyCap
+	}
+	days := int(now.Sub(m.CreatedAt).Hours() / 24)
+	return min(m.DailyCap, *m.RampStartCap+days**m.RampDailyIncrement)
+}
+
+func civilDay(t time.Time, loc *time.Location) time.Time {
+	y, mo, d := t.In(loc).Date()
+	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
+}
+
+func nextDayStart(t time.Time, loc *time.Location) time.Time {
+	y, mo, d := t.In(loc).Date()
+	return time.Date(y, mo, d+1, 0, 0, 0, 0, loc)
+}
+
+func derefID(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func cmpDur(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,387 @@
+package sequencer_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/riverqueue/river"
+
+	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/jobs"
+	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/pgtest"
+	"github.com/touchline/touchline/internal/secret"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/verifier"
+	"github.com/touchline/touchline/verifier/resolver"
+)
+
+type rig struct {
+	t     *testing.T
+	st    *store.Store
+	world *mailsim.World
+	res   *resolver.Client
+	op    *sequencer.Operator
+	ws    store.Workspace
+	dkim  string // PEM of the sender's DKIM key
+}
+
+// newRig starts a database, a simulated world with a sending domain that
+// passes its audit (SPF, DKIM, DMARC) and a recipient domain, the verifier,
+// and River workers for touches.
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	url := pgtest.New(t, pgtest.Options{SchemaVersion: store.SchemaVersion(), Migrate: func(ctx context.Context, url string) error {
+		st, err := store.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		_, err = st.Migrate(ctx)
+		return err
+	}})
+	ctx := context.Background()
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	w, err := mailsim.New(mailsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	key, err := dkimkey.Generate(dkimkey.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone, err := dkimkey.ZoneLine("s1", "sender.test", key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey, _ := dkimkey.MarshalPrivateKey(key)
+	w.AddHost(mailsim.Host{Name: "smtp.sender.test", StartTLS: true})
+	w.AddDomain(mailsim.Domain{Name: "sender.test", MX: []mailsim.MX{{Pref: 10, Host: "smtp.sender.test"}}, Records: []string{
+		`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`, `_dmarc IN TXT "v=DMARC1; p=reject"`, zone}})
+	boxes := map[string]mailsim.Mailbox{}
+	for i := range 300 {
+		boxes[fmt.Sprintf("lead%d", i)] = mailsim.Exists
+	}
+	w.AddHost(mailsim.Host{Name: "mx.prospect.test"})
+	w.AddDomain(mailsim.Domain{Name: "prospect.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.prospect.test"}}, Mailboxes: boxes, AcceptData: true})
+	res, err := resolver.New(resolver.Config{Servers: []string{w.DNSAddr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{Resolver: res, Dialer: &mailsim.Dialer{}, SMTPPort: w.SMTPPort(), HeloName: "probe.sender.test",
+		AllowMXNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	mk := make([]byte, 32)
+	box, _ := secret.NewBox(mk)
+	eng := &sequencer.Engine{Store: st, Verifier: v, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
+		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test",
+		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
+	rc, err := jobs.NewClient(st, jobs.Config{Workers: 1, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v},
+		Queues:   map[string]int{sequencer.QueueSend: 8},
+		Register: func(wk *river.Workers) error { return river.AddWorkerSafely(wk, &sequencer.TouchWorker{Engine: eng}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	if err := rc.Start(rctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sctx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c2()
+		rc.Stop(sctx)
+	})
+	ws, _ := st.EnsureWorkspace(ctx, "sales")
+	return &rig{t: t, st: st, world: w, res: res, ws: ws, dkim: string(pemKey),
+		op: &sequencer.Operator{Engine: eng, River: rc, Resolver: res}}
+}
+
+func (r *rig) mailbox(cap int) store.Mailbox {
+	r.t.Helper()
+	ip, _ := r.world.HostIP("smtp.sender.test")
+	zero := 0
+	m, err := r.op.CreateMailbox(context.Background(), r.ws.ID, sequencer.MailboxInput{
+		FromAddress: "ana@sender.test", FromName: "Ana Ruiz", SMTPHost: ip.String(), SMTPPort: r.world.SMTPPort(),
+		SMTPSecurity: "starttls", DailyCap: cap, MinSpacingSeconds: &zero, JitterSeconds: &zero,
+		DKIMSelector: "s1", DKIMPrivateKey: r.dkim,
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return m
+}
+
+// allDayWindow keeps the test independent of the hour it runs at: a zone
+// where it is now about noon, every day, 00:00 to 23:59.
+func allDayWindow() sequencer.WindowSpec {
+	off := 12 - time.Now().UTC().Hour()
+	tz := "UTC"
+	if off > 0 {
+		tz = fmt.Sprintf("Etc/GMT-%d", off) // POSIX signs are inverted
+	} else if off < 0 {
+		tz = fmt.Sprintf("Etc/GMT+%d", -off)
+	}
+	return sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "23:59", Timezone: tz}
+}
+
+func eightSteps() []sequencer.Step {
+	return []sequencer.Step{
+		{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}},\n\nIs {{company|your team}} hiring SDRs this quarter?\n\n{{sender_first_name}}"},
+		{Channel: "email", Delay: "1s", Thread: true, Body: "Following up on my note, {{first_name}}."},
+		{Channel: "call", Delay: "1s", Title: "Call {{first_name}}"},
+		{Channel: "email", Delay: "1s", Subject: "An idea for {{company|you}}", Body: "{{first_name}}, one idea: shorter cadences."},
+		{Channel: "linkedin", Delay: "1s", Title: "Connect on LinkedIn"},
+		{Channel: "email", Delay: "1s", Thread: true, Body: "Worth a chat?"},
+		{Channel: "email", Delay: "1s", Subject: "Closing the loop", Body: "Last note from me, {{first_name}}."},
+		{Channel: "email", Delay: "1s", Thread: true, Body: "Should I stop writing?"},
+	}
+}
+
+// TestEightStepCadence runs an 8-step cadence (6 emails, a call and a
+// LinkedIn task) for 200 leads against the simulated world: every lead
+// gets exactly its 6 emails, in order, spaced by at least the delays, the
+// replies threaded, each DKIM-signed with both List-Unsubscribe headers in
+// h=; the tasks wait for a person; the gate skips what must not be mailed.
+func TestEightStepCadence(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(10000)
+	c, warnings, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "Q4 SDR hiring", Steps: eightSteps(),
+		Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = warnings
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatalf("launch (preflight should pass): %v", err)
+	}
+	const n = 200
+	req := sequencer.EnrollRequest{Start: "now"}
+	for i := range n {
+		req.Leads = append(req.Leads, store.LeadInput{Email: fmt.Sprintf("lead%d@prospect.test", i), FirstName: fmt.Sprintf("Lee%d", i), Company: "Acme"})
+	}
+	// Must not be mailed: a bouncing address, a suppressed one.
+	req.Leads = append(req.Leads, store.LeadInput{Email: "nobody@prospect.test", FirstName: "No"}, store.LeadInput{Email: "lead299@prospect.test", FirstName: "Sup"})
+	if err := r.st.Suppress(ctx, r.ws.ID, "lead299@prospect.test", "unsubscribed"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	var nobody int64
+	for _, o := range out {
+		outcomes[o.Outcome+"/"+o.Reason]++
+		if o.Email == "nobody@prospect.test" {
+			nobody = o.EnrollmentID
+		}
+	}
+	if outcomes["enrolled/"] != n+1 || outcomes["skipped/suppressed"] != 1 {
+		t.Fatalf("outcomes %v", outcomes)
+	}
+	again, _ := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Leads: req.Leads[:1]})
+	if again[0].Reason != "already_enrolled" {
+		t.Fatalf("re-enrollment: %+v", again)
+	}
+
+	// Work the tasks as a rep would, until every lead has had 6 emails.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		tasks, err := r.st.ListTasks(ctx, r.ws.ID, time.Time{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range tasks {
+			if _, err := r.op.CompleteTask(ctx, r.ws.ID, tk.ID, "connected"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(r.world.Messages()) >= n*6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d emails after 90s", len(r.world.Messages()), n*6)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Let anything that would be a duplicate show up.
+	time.Sleep(1500 * time.Millisecond)
+
+	byLead := map[string][]mailsim.Message{}
+	for _, msg := range r.world.Messages() {
+		if len(msg.To) != 1 {
+			t.Fatalf("message to %v", msg.To)
+		}
+		byLead[msg.To[0]] = append(byLead[msg.To[0]], msg)
+	}
+	if len(byLead) != n {
+		t.Fatalf("%d leads got mail, want %d (nobody@ and the suppressed lead none)", len(byLead), n)
+	}
+	verified := 0
+	for addr, msgs := range byLead {
+		if len(msgs) != 6 {
+			t.Fatalf("%s got %d emails, want exactly 6", addr, len(msgs))
+		}
+		sort.Slice(msgs, func(i, j int) bool { return msgs[i].Received.Before(msgs[j].Received) })
+		var first *mail.Message
+		var firstID string
+		for i, msg := range msgs {
+			pm, err := mail.ReadMessage(bytes.NewReader(msg.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			subj := pm.Header.Get("Subject")
+			switch i {
+			case 0:
+				first, firstID = pm, pm.Header.Get("Message-ID")
+				if !strings.HasPrefix(subj, "Quick question, Lee") {
+					t.Fatalf("%s first subject %q", addr, subj)
+				}
+			case 1, 3, 5:
+				if pm.Header.Get("In-Reply-To") != firstID || !strings.HasPrefix(subj, "Re: Quick question") {
+					for _, m := range msgs {
+						pm, _ := mail.ReadMessage(bytes.NewReader(m.Data))
+						t.Logf("%s %s %q %s", m.Received.Format("15:04:05.000"), pm.Header.Get("Message-ID"), pm.Header.Get("Subject"), pm.Header.Get("In-Reply-To"))
+					}
+					t.Fatalf("%s email %d not threaded: %q in-reply-to %q", addr, i+1, subj, pm.Header.Get("In-Reply-To"))
+				}
+			}
+			// Received times include the transport of each message:
+			// allow them 100 ms.
+			if i > 0 && msg.Received.Sub(msgs[i-1].Received) < 900*time.Millisecond {
+				t.Fatalf("%s: emails %d and %d %s apart, delay is 1s", addr, i, i+1, msg.Received.Sub(msgs[i-1].Received))
+			}
+			if pm.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || !strings.Contains(pm.Header.Get("List-Unsubscribe"), "https://touchline.sender.test/u/") {
+				t.Fatalf("unsubscribe headers: %v", pm.Header)
+			}
+			if !strings.HasPrefix(msg.From, "b-") || !strings.HasSuffix(msg.From, "@bounces.sender.test") {
+				t.Fatalf("return path %q is not a VERP address", msg.From)
+			}
+			if verified < 20 {
+				vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg.Data), &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+					return r.res.LookupTXT(ctx, name)
+				}})
+				if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "sender.test" {
+					t.Fatalf("DKIM: %v %+v", err, vs)
+				}
+				verified++
+			}
+		}
+		_ = first
+	}
+	// The undeliverable lead was stopped by the gate, never mailed.
+	e, err := r.st.GetEnrollment(ctx, r.ws.ID, nobody)
+	if err != nil || e.State != "stopped" || !strings.HasPrefix(e.StateReason, "undeliverable") {
+		t.Fatalf("nobody@ enrollment %+v %v", e, err)
+	}
+	// Every enrollment finished, with 8 touches recorded.
+	var finished int
+	for _, o := range out {
+		if o.EnrollmentID == 0 || o.EnrollmentID == nobody {
+			continue
+		}
+		e, err := r.st.GetEnrollment(ctx, r.ws.ID, o.EnrollmentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.State == "finished" && len(e.Touches) == 8 {
+			finished++
+		}
+	}
+	if finished != n {
+		t.Fatalf("%d of %d enrollments finished with 8 touches", finished, n)
+	}
+}
+
+func TestDailyCapMovesTouchesToTheNextDay(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(3)
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "capped", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	req := sequencer.EnrollRequest{Start: "now"}
+	for i := range 5 {
+		req.Leads = append(req.Leads, store.LeadInput{Email: fmt.Sprintf("lead%d@prospect.test", i), FirstName: "X"})
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r.world.Messages()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sent", len(r.world.Messages()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if got := len(r.world.Messages()); got != 3 {
+		t.Fatalf("%d sent with a daily cap of 3", got)
+	}
+	// The two others wait for tomorrow's window: scheduled, not dropped.
+	waiting := 0
+	for _, o := range out {
+		e, _ := r.st.GetEnrollment(ctx, r.ws.ID, o.EnrollmentID)
+		if e.State == "active" && len(e.Touches) == 1 && e.Touches[0].Status == "scheduled" {
+			waiting++
+		}
+	}
+	if waiting != 2 {
+		t.Fatalf("%d touches waiting for the next day, want 2", waiting)
+	}
+}
+
+func TestLaunchPreflightRefusesFailingDomain(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	r.world.AddDomain(mailsim.Domain{Name: "bare.test"})
+	zero := 0
+	m, err := r.op.CreateMailbox(ctx, r.ws.ID, sequencer.MailboxInput{FromAddress: "rep@bare.test", SMTPHost: "127.0.0.1", MinSpacingSeconds: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "x", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.op.Launch(ctx, r.ws.ID, c.ID, false)
+	pe, ok := err.(*sequencer.PreflightError)
+	if !ok || len(pe.Failures) < 2 {
+		t.Fatalf("launch of an unauthenticated domain: %v", err)
+	}
+	for _, f := range pe.Failures {
+		if f.Fix == "" {
+			t.Fatalf("failure without a fix: %+v", f)
+		}
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, true); err != nil {
+		t.Fatalf("forced launch: %v", err)
+	}
+}
