@@ -1,6 +1,55 @@
-// Package sequencer will schedule multi-touch outbound cadences as River jobs
-// on PostgreSQL and send their emails over SMTP with DKIM, within sending
-// windows and per-mailbox caps. It is built on the verifier (no touch to an
-// address known to bounce) and the server's store; see the project's open
-// issues for its contract. Nothing is implemented here yet.
+// Package sequencer runs outbound cadences: multi-step sequences of emails
+// and person-done tasks (calls, LinkedIn touches, to-dos) over days or
+// weeks, scheduled as River jobs on PostgreSQL and sent over SMTP
+// submission through the team's own mailboxes, DKIM-signed.
+//
+// # Model
+//
+// A cadence has 1 to 20 steps, each with a channel and a delay from the
+// previous step ("2d" business days, or "4h", "90s"), a sending window
+// (days, hours, holidays, a default time zone that a lead's own zone
+// replaces) and a pool of mailboxes. Email steps have subject and body
+// templates (package template) validated against the workspace's fields
+// when the cadence is created, optional weighted A/B variants, and may be
+// sent as replies in the thread of the first email. An enrollment is one
+// lead's run through one cadence; it keeps one mailbox for its whole
+// thread.
+//
+// # Guarantees
+//
+// One touch, once. Each (enrollment, step) has one row in touches and at
+// most one pending River job (unique by arguments). The next step's job is
+// inserted in the same transaction that records the current step and
+// completes its job (river.JobCompleteTx), so a chain can neither break
+// nor fork. Before any byte of a message goes to SMTP, one committed
+// transaction locks the mailbox, checks and counts its daily cap and
+// spacing, and moves the touch to 'sending'. After SMTP answers, the touch
+// becomes 'sent' (or 'failed' on a 5xx, which stops the enrollment). If
+// the process dies between the two transactions, the retried job finds the
+// touch in 'sending' and cannot know whether SMTP queued the message: it
+// marks the touch 'uncertain', never sends it again, and goes on with the
+// next step. So across any crash: no touch is sent twice; every touch ends
+// 'sent', 'failed', 'skipped', 'uncertain' or done as a task, none is lost
+// without a record. TestWorkerKilledWhileSending SIGKILLs a worker process
+// mid-cadence and checks exactly that.
+//
+// Nothing to an address known to bounce. Before its first email, a lead's
+// address is verified unless it has a verdict fresher than FreshFor (30
+// days): undeliverable is never sent; risky (and unknown) only as the
+// cadence's risky_policy allows (skip by default; allow_catch_all sends to
+// catch-all domains); suppressed addresses and domains never. A 5xx at send
+// time about the mailbox (5.1.x) stops the enrollment as undeliverable.
+//
+// Nothing outside the window. A touch due outside its window waits for the
+// next opening in the lead's time zone (calendar.Window, correct across
+// daylight-saving changes). A mailbox never exceeds its daily cap (counted
+// per local day of the mailbox, ramped up for new mailboxes) or its
+// spacing; a touch that finds no capacity waits for the next day's window,
+// never dropped. Delays count from the previous touch's actual hand-off, so
+// a held-back touch shifts the later ones: no catch-up bursts.
+//
+// Messages carry a Message-ID on the sender's domain, a plain-text part,
+// RFC 8058 one-click List-Unsubscribe (both headers DKIM-signed), a
+// Feedback-ID naming the cadence, and a VERP return path that names the
+// touch, so bounces come back to it.
 package sequencer

@@ -60,6 +60,9 @@ type Engine struct {
 	PublicURL string
 	// FreshFor is how long a stored verdict stands (default 30 days).
 	FreshFor time.Duration
+	// JobTimeout bounds one touch: a verification and a submission
+	// (default 5 minutes).
+	JobTimeout time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
@@ -124,7 +127,9 @@ type TouchWorker struct {
 }
 
 // Timeout bounds one touch: a verification and an SMTP submission.
-func (w *TouchWorker) Timeout(*river.Job[TouchArgs]) time.Duration { return 5 * time.Minute }
+func (w *TouchWorker) Timeout(*river.Job[TouchArgs]) time.Duration {
+	return cmpDur(w.Engine.JobTimeout, 5*time.Minute)
+}
 
 // Work runs one touch. The guarantee, per (enrollment, step): the touch
 // row is moved to 'sending' and the mailbox's cap counted in one committed

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,6 +20,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/touchline/touchline/internal/demo"
+	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/secret"
@@ -278,6 +281,13 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 	pr.closer = append(pr.closer, func() { v.Close() })
 	worker := &jobs.VerifyBatchWorker{Store: st, Verifier: v, Logger: pr.log, CacheAge: p.cacheAge, JobTimeout: p.jobTimeout}
 	jcfg := jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: pr.log}
+	if p.secretKey == "" && p.sim {
+		// The simulated world is a demo: a throwaway key is fine there.
+		k := make([]byte, 32)
+		crand.Read(k)
+		p.secretKey = base64.StdEncoding.EncodeToString(k)
+		pr.log.Warn("no TOUCHLINE_SECRET_KEY: using a throwaway key for the simulated world")
+	}
 	if p.secretKey != "" {
 		key, err := secret.ParseKey(p.secretKey)
 		if err != nil {
@@ -293,7 +303,7 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		}
 		pr.engine = &sequencer.Engine{Store: st, Verifier: v, Secrets: box, Logger: pr.log,
 			VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsubscribe"),
-			BounceDomain: p.bounceDomain, PublicURL: p.publicURL,
+			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.jobTimeout,
 			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}}
 		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
 		jcfg.Register = func(w *river.Workers) error {
@@ -411,7 +421,7 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 	base := "http://" + hostPort(ln.Addr())
 	pr.log.Info("serving", "url", base, "workers", workers, "riverui", base+"/riverui/")
 	if p.demoUpload != "" {
-		if err := demoUpload(ctx, env, pr.st, base, p.demoUpload); err != nil {
+		if err := demoUpload(ctx, env, pr, op, base, p.demoUpload); err != nil {
 			fmt.Fprintf(env.Stderr, "touchline serve: demo upload: %v\n", err)
 		}
 	}
@@ -445,8 +455,11 @@ func hostPort(a net.Addr) string {
 
 // demoUpload is make run's tour: a workspace, a key, the sample list
 // uploaded through the API, and the commands to look at it.
-func demoUpload(ctx context.Context, env *Env, st *store.Store, base, file string) error {
-	ws, err := st.EnsureWorkspace(ctx, "demo")
+func demoUpload(ctx context.Context, env *Env, pr *process, op *sequencer.Operator, base, file string) error {
+	st := pr.st
+	// A workspace per run: the simulated world and its throwaway secret key
+	// live only as long as this process.
+	ws, err := st.EnsureWorkspace(ctx, "demo-"+time.Now().UTC().Format("20060102-150405"))
 	if err != nil {
 		return err
 	}
@@ -476,7 +489,7 @@ func demoUpload(ctx context.Context, env *Env, st *store.Store, base, file strin
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "\nTouchline is running at %s (simulated mail world; Ctrl-C stops it)\n\n", base)
-	fmt.Fprintf(w, "  API key (workspace \"demo\"): %s\n", key)
+	fmt.Fprintf(w, "  API key (workspace %q): %s\n", ws.Name, key)
 	fmt.Fprintf(w, "  Uploaded %s as list %d (%d rows); verification runs as River jobs.\n\n", file, l.ID, l.Total)
 	fmt.Fprintf(w, "  Progress:   curl -s -H 'Authorization: Bearer %s' %s/v1/lists/%d\n", key, base, l.ID)
 	fmt.Fprintf(w, "  Results:    curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?format=csv' -o cleaned.csv\n", key, base, l.ID)
@@ -485,26 +498,112 @@ func demoUpload(ctx context.Context, env *Env, st *store.Store, base, file strin
 	fmt.Fprintf(w, "  Leads:      curl -s -H 'Authorization: Bearer %s' '%s/v1/leads?status=deliverable&limit=5'\n", key, base)
 	fmt.Fprintf(w, "  API document: %s/v1/openapi.json\n", base)
 	fmt.Fprintf(w, "  River UI:   %s/riverui/ (send the API key as a Bearer token, or start with --admin-password for a browser)\n\n", base)
-	go reportDemo(ctx, env, st, ws.ID, l.ID, file)
+	go func() {
+		if reportDemo(ctx, env, st, ws.ID, l.ID, file) && op != nil && pr.world != nil {
+			if err := demoCadence(ctx, env, pr, op, ws.ID, key, base); err != nil {
+				fmt.Fprintf(env.Stderr, "touchline serve: demo cadence: %v\n", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// demoCadence launches a short cadence from the demo team's own domain to
+// the list's deliverable leads, through the simulated world.
+func demoCadence(ctx context.Context, env *Env, pr *process, op *sequencer.Operator, ws int64, apiKey, base string) error {
+	k, err := dkimkey.Generate(dkimkey.Ed25519)
+	if err != nil {
+		return err
+	}
+	zone, err := dkimkey.ZoneLine("demo", demo.SenderDomain, k.Public())
+	if err != nil {
+		return err
+	}
+	host, err := demo.AddSender(pr.world, zone)
+	if err != nil {
+		return err
+	}
+	ip, _ := pr.world.HostIP(host)
+	pemKey, _ := dkimkey.MarshalPrivateKey(k)
+	zero := 0
+	m, err := op.CreateMailbox(ctx, ws, sequencer.MailboxInput{FromAddress: "ana@" + demo.SenderDomain, FromName: "Ana Ruiz",
+		SMTPHost: ip.String(), SMTPPort: pr.world.SMTPPort(), SMTPSecurity: "starttls", DailyCap: 1000,
+		MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "demo", DKIMPrivateKey: string(pemKey)})
+	if err != nil {
+		return err
+	}
+	c, warnings, err := op.CreateCadence(ctx, ws, sequencer.Spec{
+		Name:       "Demo: SDR hiring",
+		Window:     sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "24:00"},
+		MailboxIDs: []int64{m.ID},
+		Steps: []sequencer.Step{
+			{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}},\n\nIs {{company|your team}} hiring SDRs this quarter?\n\n{{sender_first_name}}"},
+			{Channel: "email", Delay: "20s", Thread: true, Body: "Following up on this, {{first_name}}."},
+			{Channel: "call", Delay: "20s", Title: "Call {{first_name}} {{last_name}}"},
+			{Channel: "email", Delay: "20s", Subject: "An idea for {{company|you}}", Body: "{{first_name}}, one idea: shorter cadences."},
+		}})
+	if err != nil {
+		return err
+	}
+	if _, err := op.Launch(ctx, ws, c.ID, false); err != nil {
+		return err
+	}
+	leads, _, err := pr.st.ListLeads(ctx, ws, store.LeadFilter{Status: "deliverable", Limit: 500})
+	if err != nil {
+		return err
+	}
+	req := sequencer.EnrollRequest{Start: "now"}
+	for _, l := range leads {
+		req.LeadIDs = append(req.LeadIDs, l.ID)
+	}
+	out, err := op.Enroll(ctx, ws, c.ID, req)
+	if err != nil {
+		return err
+	}
+	enrolled := 0
+	var first int64
+	for _, o := range out {
+		if o.Outcome == "enrolled" {
+			enrolled++
+			if first == 0 {
+				first = o.EnrollmentID
+			}
+		}
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "\nLaunched cadence %d %q from ana@%s (SPF, DKIM and DMARC pass the preflight; %d lint warnings):\n", c.ID, c.Name, demo.SenderDomain, len(warnings))
+	fmt.Fprintf(w, "  %d deliverable leads enrolled; 3 emails and a call task each, 20 s apart, DKIM-signed, through the simulated world.\n", enrolled)
+	fmt.Fprintf(w, "  One enrollment: curl -s -H 'Authorization: Bearer %s' %s/v1/enrollments/%d\n", apiKey, base, first)
+	fmt.Fprintf(w, "  Call tasks:     curl -s -H 'Authorization: Bearer %s' %s/v1/tasks\n", apiKey, base)
+	go func() {
+		for _, wait := range []time.Duration{5 * time.Second, 30 * time.Second} {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			fmt.Fprintf(w, "Simulated world: %d emails delivered so far.\n", len(pr.world.Messages()))
+		}
+	}()
 	return nil
 }
 
 // reportDemo waits for the demo list and scores it against the known
 // answers beside the sample file, if there are any.
-func reportDemo(ctx context.Context, env *Env, st *store.Store, ws, id int64, file string) {
+func reportDemo(ctx context.Context, env *Env, st *store.Store, ws, id int64, file string) bool {
 	deadline := time.Now().Add(2 * time.Minute)
 	var l store.List
 	for {
 		var err error
 		if l, err = st.GetList(ctx, ws, id); err != nil || time.Now().After(deadline) {
-			return
+			return false
 		}
 		if l.Status == "done" {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -513,7 +612,7 @@ func reportDemo(ctx context.Context, env *Env, st *store.Store, ws, id int64, fi
 		l.ID, l.FinishedAt.Sub(l.CreatedAt).Round(10*time.Millisecond), c.Deliverable, c.Undeliverable, c.Risky, c.Unknown)
 	answers, err := readCSV(strings.TrimSuffix(file, ".csv") + ".answers.csv")
 	if err != nil || len(answers) < 2 {
-		return
+		return true
 	}
 	i, match := 1, 0
 	st.Results(ctx, ws, id, "", func(r store.ResultRow) error {
@@ -524,6 +623,7 @@ func reportDemo(ctx context.Context, env *Env, st *store.Store, ws, id int64, fi
 		return nil
 	})
 	fmt.Fprintf(env.Stdout, "Verdicts matching the known answers: %d of %d.\n", match, len(answers)-1)
+	return true
 }
 
 func decodeJSON(resp *http.Response, v any) error {

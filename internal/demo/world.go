@@ -170,7 +170,8 @@ func World(opts mailsim.Options) (*mailsim.World, error) {
 	var order []string
 	var hosts []mailsim.Host
 	for _, c := range companies {
-		d := &mailsim.Domain{Name: c.domain, Mailboxes: map[string]mailsim.Mailbox{}, Records: c.records}
+		// AcceptData: the demo's cadence delivers to these mailboxes.
+		d := &mailsim.Domain{Name: c.domain, Mailboxes: map[string]mailsim.Mailbox{}, Records: c.records, AcceptData: true}
 		c.build(d, &hosts)
 		for _, p := range people(c) {
 			if p.exists {
@@ -204,4 +205,24 @@ func World(opts mailsim.Options) (*mailsim.World, error) {
 		}
 	}
 	return w, nil
+}
+
+// SenderDomain is the demo team's own domain, which sends the demo cadence.
+const SenderDomain = "touchline-demo.test"
+
+// AddSender publishes the demo team's sending domain: a submission host,
+// SPF, DMARC and the DKIM record given (a zone-file line), so that the
+// launch preflight passes. It returns the submission host's name.
+func AddSender(w *mailsim.World, dkimZoneLine string) (string, error) {
+	host := "smtp." + SenderDomain
+	if err := w.AddHost(mailsim.Host{Name: host, StartTLS: true, Style: "postfix"}); err != nil {
+		return "", err
+	}
+	return host, w.AddDomain(mailsim.Domain{Name: SenderDomain, MX: []mailsim.MX{{Pref: 10, Host: host}}, AcceptData: true,
+		Mailboxes: map[string]mailsim.Mailbox{"ana": mailsim.Exists},
+		Records: []string{
+			`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`,
+			`_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@` + SenderDomain + `"`,
+			dkimZoneLine,
+		}})
 }

@@ -596,3 +596,32 @@ func (s *Store) StopLeadEnrollments(ctx context.Context, tx pgx.Tx, ws, leadID i
 		WHERE workspace_id = $1 AND lead_id = $2 AND state IN ('active', 'paused')`, ws, leadID, reason)
 	return err
 }
+
+// CountOpenTouches counts a cadence's touches not yet settled (scheduled
+// or sending), for tests and monitoring.
+func (s *Store) CountOpenTouches(ctx context.Context, cadenceID int64) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM touches t JOIN enrollments e ON e.id = t.enrollment_id
+		WHERE e.cadence_id = $1 AND t.status IN ('scheduled', 'sending')`, cadenceID).Scan(&n)
+	return n, err
+}
+
+// TouchStatusCounts counts a cadence's touches by status.
+func (s *Store) TouchStatusCounts(ctx context.Context, cadenceID int64) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT t.status, count(*) FROM touches t JOIN enrollments e ON e.id = t.enrollment_id
+		WHERE e.cadence_id = $1 GROUP BY t.status`, cadenceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}

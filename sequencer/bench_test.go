@@ -1,0 +1,522 @@
+package sequencer_test
+
+// Benchmarks of the sequencer against PostgreSQL (pgtest) and the simulated
+// mail world:
+//
+//	TOUCHLINE_TEST_DATABASE_URL=$(deploy/local-postgres.sh url) \
+//		go test -run '^$' -bench 'Enroll|Send|Lag' -benchtime 1x ./sequencer
+//
+// BenchmarkEnroll       enrollments/s of 100,000 given leads, 10,000 per Enroll call, nothing sent.
+// BenchmarkSend         messages/s from Launch to the last message received, real SMTPSender, DKIM.
+// BenchmarkSchedulerLag lag from a touch's due_at to its SMTP hand-off, 200 touches due per second.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/jobs"
+	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/pgtest"
+	"github.com/touchline/touchline/internal/secret"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/verifier"
+	"github.com/touchline/touchline/verifier/resolver"
+)
+
+// handoffSender wraps the real SMTPSender and records when each recipient's
+// message was handed to SMTP (the moment Send is called).
+type handoffSender struct {
+	inner sequencer.Sender
+	mu    sync.Mutex
+	at    map[string]time.Time // recipient -> first hand-off
+	calls int
+}
+
+func (s *handoffSender) Send(ctx context.Context, sub sequencer.Submission, from, to string, msg []byte) error {
+	now := time.Now()
+	s.mu.Lock()
+	if _, ok := s.at[to]; !ok {
+		s.at[to] = now
+	}
+	s.calls++
+	s.mu.Unlock()
+	return s.inner.Send(ctx, sub, from, to, msg)
+}
+
+func (s *handoffSender) snapshot() (map[string]time.Time, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]time.Time, len(s.at))
+	for k, v := range s.at {
+		out[k] = v
+	}
+	return out, s.calls
+}
+
+type benchConfig struct {
+	sendWorkers int          // MaxWorkers of the send queue; 0: an insert-only River client
+	key         dkimkey.Type // the sender's DKIM key
+	recipients  int          // mailboxes lead0..leadN-1 at prospect.test
+	verifier    bool         // give the Engine a verifier (the gate verifies unverified leads)
+}
+
+type benchRig struct {
+	b     *testing.B
+	st    *store.Store
+	world *mailsim.World
+	op    *sequencer.Operator
+	ws    store.Workspace
+	dkim  string
+	rec   *handoffSender
+}
+
+// newBenchRig is newRig for benchmarks: the same world, with the sender's
+// DKIM key type, the number of recipients and the send queue's workers as
+// given.
+func newBenchRig(b *testing.B, cfg benchConfig) *benchRig {
+	b.Helper()
+	url := pgtest.New(b, pgtest.Options{SchemaVersion: store.SchemaVersion(), Migrate: func(ctx context.Context, url string) error {
+		st, err := store.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		_, err = st.Migrate(ctx)
+		return err
+	}})
+	ctx := context.Background()
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.Close)
+	w, err := mailsim.New(mailsim.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Close() })
+	if cfg.key == "" {
+		cfg.key = dkimkey.Ed25519
+	}
+	key, err := dkimkey.Generate(cfg.key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	zone, err := dkimkey.ZoneLine("s1", "sender.test", key.Public())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pemKey, _ := dkimkey.MarshalPrivateKey(key)
+	w.AddHost(mailsim.Host{Name: "smtp.sender.test", StartTLS: true})
+	w.AddDomain(mailsim.Domain{Name: "sender.test", MX: []mailsim.MX{{Pref: 10, Host: "smtp.sender.test"}}, Records: []string{
+		`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`, `_dmarc IN TXT "v=DMARC1; p=reject"`, zone}})
+	boxes := map[string]mailsim.Mailbox{}
+	for i := range max(cfg.recipients, 1) {
+		boxes[fmt.Sprintf("lead%d", i)] = mailsim.Exists
+	}
+	w.AddHost(mailsim.Host{Name: "mx.prospect.test"})
+	w.AddDomain(mailsim.Domain{Name: "prospect.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.prospect.test"}}, Mailboxes: boxes, AcceptData: true})
+	res, err := resolver.New(resolver.Config{Servers: []string{w.DNSAddr()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mk := make([]byte, 32)
+	box, _ := secret.NewBox(mk)
+	rec := &handoffSender{at: map[string]time.Time{},
+		inner: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
+	eng := &sequencer.Engine{Store: st, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
+		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test", Sender: rec}
+	var v *verifier.Verifier
+	if cfg.verifier || cfg.sendWorkers > 0 {
+		v, err = verifier.New(verifier.Config{Resolver: res, Dialer: &mailsim.Dialer{}, SMTPPort: w.SMTPPort(), HeloName: "probe.sender.test",
+			AllowMXNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { v.Close() })
+		if cfg.verifier {
+			eng.Verifier = v
+		}
+	}
+	var rc *river.Client[pgx.Tx]
+	if cfg.sendWorkers == 0 {
+		// Insert-only: nothing runs, only the inserts are measured.
+		rc, err = jobs.NewClient(st, jobs.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		rc, err = jobs.NewClient(st, jobs.Config{Workers: 1, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v},
+			Queues:   map[string]int{sequencer.QueueSend: cfg.sendWorkers},
+			Register: func(wk *river.Workers) error { return river.AddWorkerSafely(wk, &sequencer.TouchWorker{Engine: eng}) }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		if err := rc.Start(rctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			cancel()
+			sctx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c2()
+			rc.Stop(sctx)
+		})
+	}
+	ws, _ := st.EnsureWorkspace(ctx, "sales")
+	return &benchRig{b: b, st: st, world: w, ws: ws, dkim: string(pemKey), rec: rec,
+		op: &sequencer.Operator{Engine: eng, River: rc, Resolver: res}}
+}
+
+// mailbox creates the sending mailbox with caps lifted.
+func (r *benchRig) mailbox() store.Mailbox {
+	r.b.Helper()
+	ip, _ := r.world.HostIP("smtp.sender.test")
+	zero := 0
+	m, err := r.op.CreateMailbox(context.Background(), r.ws.ID, sequencer.MailboxInput{
+		FromAddress: "ana@sender.test", FromName: "Ana Ruiz", SMTPHost: ip.String(), SMTPPort: r.world.SMTPPort(),
+		SMTPSecurity: "starttls", DailyCap: 10000, MinSpacingSeconds: &zero, JitterSeconds: &zero,
+		DKIMSelector: "s1", DKIMPrivateKey: r.dkim,
+	})
+	if err != nil {
+		r.b.Fatal(err)
+	}
+	return m
+}
+
+// cadence creates a one-email-step cadence with the first step's delay.
+func (r *benchRig) cadence(m store.Mailbox, delay string) store.Cadence {
+	r.b.Helper()
+	steps := eightSteps()[:1]
+	steps[0].Delay = delay
+	c, _, err := r.op.CreateCadence(context.Background(), r.ws.ID, sequencer.Spec{Name: "bench " + delay, Steps: steps,
+		Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		r.b.Fatal(err)
+	}
+	return c
+}
+
+func (r *benchRig) launch(c store.Cadence) {
+	r.b.Helper()
+	if _, err := r.op.Launch(context.Background(), r.ws.ID, c.ID, false); err != nil {
+		r.b.Fatalf("launch: %v", err)
+	}
+}
+
+func leadInputs(prefix string, from, n int) []store.LeadInput {
+	out := make([]store.LeadInput, n)
+	for i := range out {
+		out[i] = store.LeadInput{Email: fmt.Sprintf("%slead%d@prospect.test", prefix, from+i), FirstName: fmt.Sprintf("Lee%d", from+i), Company: "Acme"}
+	}
+	return out
+}
+
+func (r *benchRig) enroll(c store.Cadence, leads []store.LeadInput, start string) []sequencer.EnrollOutcome {
+	r.b.Helper()
+	out, err := r.op.Enroll(context.Background(), r.ws.ID, c.ID, sequencer.EnrollRequest{Leads: leads, Start: start})
+	if err != nil {
+		r.b.Fatal(err)
+	}
+	for _, o := range out {
+		if o.Outcome != "enrolled" {
+			r.b.Fatalf("%s: %s %s", o.Email, o.Outcome, o.Reason)
+		}
+	}
+	return out
+}
+
+// preverify stores a fresh deliverable verdict on every lead, so the gate
+// trusts it and the touch does not probe.
+func (r *benchRig) preverify() {
+	r.b.Helper()
+	if _, err := r.st.Pool().Exec(context.Background(), `
+		UPDATE leads SET verification_status = 'deliverable', verification_reason = 'accepted', verified_at = now()
+		WHERE workspace_id = $1`, r.ws.ID); err != nil {
+		r.b.Fatal(err)
+	}
+}
+
+// waitMessages waits until the world holds n messages, and returns them.
+func (r *benchRig) waitMessages(n int, timeout time.Duration) []mailsim.Message {
+	r.b.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msgs := r.world.Messages()
+		if len(msgs) >= n {
+			return msgs
+		}
+		if time.Now().After(deadline) {
+			var st []string
+			rows, _ := r.st.Pool().Query(context.Background(), `SELECT status || ':' || count(*) FROM touches GROUP BY status`)
+			for rows.Next() {
+				var s string
+				rows.Scan(&s)
+				st = append(st, s)
+			}
+			rows.Close()
+			r.b.Fatalf("%d of %d messages after %s; touches %v", len(msgs), n, timeout, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rtt measures one database round trip inside a transaction, the unit of
+// the per-lead cost of Enroll.
+func (r *benchRig) rtt() time.Duration {
+	ctx := context.Background()
+	var d time.Duration
+	r.st.InTx(ctx, func(tx pgx.Tx) error {
+		const n = 2000
+		start := time.Now()
+		for range n {
+			var x int
+			if err := tx.QueryRow(ctx, `SELECT 1`).Scan(&x); err != nil {
+				return err
+			}
+		}
+		d = time.Since(start) / n
+		return nil
+	})
+	return d
+}
+
+// BenchmarkEnroll enrolls 100,000 leads given in the request, 10,000 per
+// Enroll call, into a launched cadence whose first step is 30 business days
+// out, with an insert-only River client: only the inserts are measured.
+func BenchmarkEnroll(b *testing.B) {
+	const total, batch = 100_000, 10_000
+	r := newBenchRig(b, benchConfig{})
+	m := r.mailbox()
+	c := r.cadence(m, "30d")
+	r.launch(c)
+	rtt := r.rtt()
+
+	var elapsed, worst time.Duration
+	enrolled := 0
+	b.ResetTimer()
+	for it := range b.N {
+		b.StopTimer()
+		reqs := make([][]store.LeadInput, 0, total/batch)
+		for i := 0; i < total; i += batch {
+			reqs = append(reqs, leadInputs(fmt.Sprintf("i%d-", it), i, batch))
+		}
+		b.StartTimer()
+		start := time.Now()
+		for _, leads := range reqs {
+			t := time.Now()
+			out := r.enroll(c, leads, "")
+			worst = max(worst, time.Since(t))
+			enrolled += len(out)
+		}
+		elapsed += time.Since(start)
+	}
+	b.StopTimer()
+	var jobsN, touchesN int
+	r.st.Pool().QueryRow(context.Background(), `SELECT (SELECT count(*) FROM river_job WHERE kind = 'touch' AND state = 'scheduled'),
+		(SELECT count(*) FROM touches WHERE status = 'scheduled')`).Scan(&jobsN, &touchesN)
+	if jobsN != enrolled || touchesN != enrolled {
+		b.Fatalf("%d enrolled, %d scheduled jobs, %d scheduled touches", enrolled, jobsN, touchesN)
+	}
+	b.ReportMetric(float64(enrolled)/elapsed.Seconds(), "enrollments/s")
+	b.ReportMetric(float64(worst.Milliseconds()), "max-ms/call")
+	b.ReportMetric(float64(elapsed.Microseconds())/float64(enrolled), "us/lead")
+	b.ReportMetric(float64(rtt.Microseconds()), "rtt-us")
+}
+
+// BenchmarkSend sends a one-step cadence to 2,000 pre-verified leads,
+// enrolled with start "now" while the cadence is a draft, through the real
+// SMTPSender to the simulated submission host, DKIM-signed: messages/s from
+// Launch to the last message received. Caps lifted (10,000 a day, no
+// spacing, no jitter).
+func BenchmarkSend(b *testing.B) {
+	const n = 2000
+	for _, key := range []dkimkey.Type{dkimkey.RSA2048, dkimkey.Ed25519} {
+		for _, workers := range []int{8, 32, 64} {
+			b.Run(fmt.Sprintf("dkim=%s/workers=%d", key, workers), func(b *testing.B) {
+				benchSend(b, key, workers, n)
+			})
+		}
+	}
+}
+
+func benchSend(b *testing.B, key dkimkey.Type, workers, n int) {
+	var rate, launchMs, handoffRate float64
+	for range b.N {
+		b.StopTimer()
+		r := newBenchRig(b, benchConfig{sendWorkers: workers, key: key, recipients: n})
+		m := r.mailbox()
+		c := r.cadence(m, "0")
+		for i := 0; i < n; i += 1000 {
+			r.enroll(c, leadInputs("", i, min(1000, n-i)), "now")
+		}
+		r.preverify()
+		b.StartTimer()
+		start := time.Now()
+		r.launch(c)
+		launched := time.Since(start)
+		msgs := r.waitMessages(n, 3*time.Minute)
+		b.StopTimer()
+		last := start
+		seen := map[string]bool{}
+		for _, msg := range msgs {
+			last = maxTime(last, msg.Received)
+			if seen[msg.To[0]] {
+				b.Fatalf("%s mailed twice", msg.To[0])
+			}
+			seen[msg.To[0]] = true
+		}
+		hand, calls := r.rec.snapshot()
+		if calls != n {
+			b.Fatalf("%d SMTP hand-offs for %d touches", calls, n)
+		}
+		var firstHand time.Time
+		for _, t := range hand {
+			if firstHand.IsZero() || t.Before(firstHand) {
+				firstHand = t
+			}
+		}
+		rate = float64(n) / last.Sub(start).Seconds()
+		handoffRate = float64(n) / last.Sub(firstHand).Seconds()
+		launchMs = float64(launched.Milliseconds())
+		b.Logf("%d messages in %s from launch (launch %s, first hand-off at +%s)", n, last.Sub(start).Round(time.Millisecond),
+			launched.Round(time.Millisecond), firstHand.Sub(start).Round(time.Millisecond))
+	}
+	b.ReportMetric(rate, "msgs/s")
+	b.ReportMetric(handoffRate, "msgs/s-after-first")
+	b.ReportMetric(launchMs, "launch-ms")
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// BenchmarkSchedulerLag: 2,000 touches due at a steady 200/s for 10 s; for
+// each, the lag from its due_at (touches table) to its SMTP hand-off.
+//
+//	due=staggered: enrolled while the cadence is a draft, due_at set to
+//	  launch+2s+i*5ms, then launched (Launch inserts each job from its
+//	  due_at: within nearDue available at once, beyond it scheduled).
+//	enroll=now:   the cadence active, 200 leads enrolled with start "now"
+//	  every second for 10 s (speed-to-lead).
+func BenchmarkSchedulerLag(b *testing.B) {
+	const n, perSec = 2000, 200
+	b.Run("due=staggered", func(b *testing.B) {
+		for range b.N {
+			r := newBenchRig(b, benchConfig{sendWorkers: 8, key: dkimkey.Ed25519, recipients: n})
+			m := r.mailbox()
+			c := r.cadence(m, "0")
+			for i := 0; i < n; i += 1000 {
+				r.enroll(c, leadInputs("", i, min(1000, n-i)), "now")
+			}
+			r.preverify()
+			t0 := time.Now().Add(2 * time.Second)
+			if _, err := r.st.Pool().Exec(context.Background(), `
+				UPDATE touches t SET due_at = $1::timestamptz + (o.rn - 1) * interval '5 milliseconds'
+				FROM (SELECT enrollment_id, row_number() OVER (ORDER BY enrollment_id) AS rn FROM touches WHERE step = 1) o
+				WHERE t.enrollment_id = o.enrollment_id AND t.step = 1`, t0); err != nil {
+				b.Fatal(err)
+			}
+			launchAt := time.Now()
+			r.launch(c)
+			b.Logf("launch took %s", time.Since(launchAt).Round(time.Millisecond))
+			r.waitMessages(n, 2*time.Minute)
+			r.reportLag(b, n, launchAt)
+		}
+	})
+	b.Run("enroll=now", func(b *testing.B) {
+		for range b.N {
+			r := newBenchRig(b, benchConfig{sendWorkers: 8, key: dkimkey.Ed25519, recipients: n})
+			m := r.mailbox()
+			c := r.cadence(m, "0")
+			r.launch(c)
+			// Pre-create the leads, verified, so each second's request
+			// only enrolls (lead_ids would do too; given leads merge).
+			r.enroll(r.cadence(m, "30d"), leadInputs("", 0, n), "")
+			r.preverify()
+			start := time.Now()
+			tick := time.NewTicker(time.Second)
+			for i := 0; i < n; i += perSec {
+				if i > 0 {
+					<-tick.C
+				}
+				r.enroll(c, leadInputs("", i, perSec), "now")
+			}
+			tick.Stop()
+			r.waitMessages(n, 2*time.Minute)
+			r.reportLag(b, n, start.Add(1<<40))
+		}
+	})
+}
+
+// reportLag matches each hand-off to its touch's due_at and reports
+// percentiles; touches due more than nearDue (5 s) after split were inserted
+// as scheduled jobs, the others available at once.
+func (r *benchRig) reportLag(b *testing.B, n int, split time.Time) {
+	hand, calls := r.rec.snapshot()
+	if calls != n {
+		b.Fatalf("%d SMTP hand-offs for %d touches", calls, n)
+	}
+	rows, err := r.st.Pool().Query(context.Background(), `
+		SELECT l.email, t.due_at FROM touches t JOIN enrollments e ON e.id = t.enrollment_id JOIN leads l ON l.id = e.lead_id
+		WHERE t.step = 1 AND t.status = 'sent'`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var all, near, far []float64
+	for rows.Next() {
+		var email string
+		var due time.Time
+		if err := rows.Scan(&email, &due); err != nil {
+			b.Fatal(err)
+		}
+		h, ok := hand[email]
+		if !ok {
+			b.Fatalf("no hand-off for %s", email)
+		}
+		lag := float64(h.Sub(due).Microseconds()) / 1000
+		all = append(all, lag)
+		if due.Sub(split) > 5*time.Second {
+			far = append(far, lag)
+		} else {
+			near = append(near, lag)
+		}
+	}
+	rows.Close()
+	if len(all) != n {
+		b.Fatalf("%d sent touches, want %d", len(all), n)
+	}
+	b.ReportMetric(pct(all, 50), "p50-ms")
+	b.ReportMetric(pct(all, 99), "p99-ms")
+	b.ReportMetric(pct(all, 100), "max-ms")
+	b.Logf("lag ms: all n=%d p50=%.0f p90=%.0f p99=%.0f max=%.0f min=%.0f", len(all), pct(all, 50), pct(all, 90), pct(all, 99), pct(all, 100), pct(all, 0))
+	if len(near) > 0 {
+		b.Logf("  due within nearDue of launch (available at once): n=%d p50=%.0f p99=%.0f max=%.0f", len(near), pct(near, 50), pct(near, 99), pct(near, 100))
+	}
+	if len(far) > 0 {
+		b.Logf("  due beyond nearDue of launch (scheduled jobs):    n=%d p50=%.0f p99=%.0f max=%.0f", len(far), pct(far, 50), pct(far, 99), pct(far, 100))
+	}
+}
+
+func pct(xs []float64, p float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	i := int(p / 100 * float64(len(s)-1))
+	return s[i]
+}
