@@ -63,8 +63,8 @@ type Engine struct {
 	// JobTimeout bounds one touch: a verification and a submission
 	// (default 5 minutes).
 	JobTimeout time.Duration
-	Now      func() time.Time
-	Logger   *slog.Logger
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 func (e *Engine) now() time.Time {
