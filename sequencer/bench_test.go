@@ -317,6 +317,7 @@ func BenchmarkEnroll(b *testing.B) {
 			t := time.Now()
 			out := r.enroll(c, leads, "")
 			worst = max(worst, time.Since(t))
+			b.Logf("Enroll of %d leads: %s", len(leads), time.Since(t).Round(time.Millisecond))
 			enrolled += len(out)
 		}
 		elapsed += time.Since(start)

@@ -355,6 +355,9 @@ func TestDailyCapMovesTouchesToTheNextDay(t *testing.T) {
 	if waiting != 2 {
 		t.Fatalf("%d touches waiting for the next day, want 2", waiting)
 	}
+	if sent, err := r.st.MailboxSentToday(ctx, r.ws.ID); err != nil || sent[m.ID] != 3 {
+		t.Fatalf("sent today %v %v", sent, err)
+	}
 }
 
 func TestLaunchPreflightRefusesFailingDomain(t *testing.T) {
@@ -383,5 +386,59 @@ func TestLaunchPreflightRefusesFailingDomain(t *testing.T) {
 	}
 	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, true); err != nil {
 		t.Fatalf("forced launch: %v", err)
+	}
+}
+
+// TestTouchOutsideWindowWaits enrolls with start "now" into a cadence whose
+// window is closed today: nothing is sent, and the touch waits, scheduled
+// for the window's next opening in the lead's time zone.
+func TestTouchOutsideWindowWaits(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	day := (time.Now().UTC().Weekday() + 2) % 7
+	name := strings.ToLower(day.String()[:3])
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "closed today", Steps: eightSteps()[:1],
+		Window: sequencer.WindowSpec{Days: []string{name}, Start: "09:00", End: "17:00", Timezone: "UTC"}, MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now",
+		Leads: []store.LeadInput{{Email: "lead1@prospect.test", FirstName: "A", Timezone: "Asia/Tokyo"}}})
+	if err != nil || out[0].Outcome != "enrolled" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	// The lead's zone wins: 09:00 in Tokyo on the open weekday.
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	now := time.Now().In(tokyo)
+	want := time.Date(now.Year(), now.Month(), now.Day(), 9, 0, 0, 0, tokyo)
+	for want.Weekday() != day || !want.After(now) {
+		want = want.AddDate(0, 0, 1)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var state string
+		var at time.Time
+		err := r.st.Pool().QueryRow(ctx, `SELECT state, scheduled_at FROM river_job WHERE kind = 'touch'`).Scan(&state, &at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state == "scheduled" && at.After(time.Now().Add(time.Minute)) {
+			if d := at.Sub(want); d < -time.Second || d > time.Second {
+				t.Fatalf("touch scheduled at %s, want the next opening %s", at.In(tokyo), want)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("touch job is %s at %s", state, at)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(r.world.Messages()); n != 0 {
+		t.Fatalf("%d messages sent outside the window", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/verifier/domaincheck"
 )
 
 func (s *Server) sequencerRoutes() []route {
@@ -102,13 +103,47 @@ func (s *Server) createMailbox(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, m)
 }
 
+// bulkSenderThreshold is the daily volume past which Gmail treats a
+// sending domain as a bulk sender, permanently.
+const bulkSenderThreshold = 5000
+
 func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.cfg.Store.ListMailboxes(r.Context(), workspaceOf(r).ID)
+	ws := workspaceOf(r).ID
+	ms, err := s.cfg.Store.ListMailboxes(r.Context(), ws)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"mailboxes": ms})
+	sent, err := s.cfg.Store.MailboxSentToday(r.Context(), ws)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	type mailboxOut struct {
+		store.Mailbox
+		SentToday int `json:"sent_today"`
+	}
+	type domainOut struct {
+		Domain     string `json:"domain"`
+		SentToday  int    `json:"sent_today"`
+		BulkSender bool   `json:"bulk_sender"`
+	}
+	out := []mailboxOut{}
+	byDomain := map[string]int{}
+	var order []string
+	for _, m := range ms {
+		out = append(out, mailboxOut{m, sent[m.ID]})
+		d := domaincheck.OrganizationalDomain(m.FromAddress[strings.LastIndexByte(m.FromAddress, '@')+1:])
+		if _, ok := byDomain[d]; !ok {
+			order = append(order, d)
+		}
+		byDomain[d] += sent[m.ID]
+	}
+	domains := []domainOut{}
+	for _, d := range order {
+		domains = append(domains, domainOut{d, byDomain[d], byDomain[d] >= bulkSenderThreshold})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"mailboxes": out, "sending_domains": domains})
 }
 
 func (s *Server) createCadence(w http.ResponseWriter, r *http.Request) {

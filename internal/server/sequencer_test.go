@@ -639,6 +639,13 @@ func TestEnrollmentsAPI(t *testing.T) {
 		return len(e.messagesTo("lead1@prospect.test")) == 1 && len(e.messagesTo("lead2@prospect.test")) == 1 &&
 			len(e.messagesTo("lead3@prospect.test")) == 1
 	})
+	// Wait for each send to be recorded too, not to race the worker.
+	for _, o := range []sequencer.EnrollOutcome{lead2, lead3} {
+		eventually(t, "step 1 recorded as sent", func() bool {
+			en := e.enrollment(key, o.EnrollmentID)
+			return len(en.Touches) == 2 && en.Touches[0].Status == "sent"
+		})
+	}
 	var en store.Enrollment
 	eventually(t, "step 1 recorded as sent", func() bool {
 		en = e.enrollment(key, lead1.EnrollmentID)
@@ -796,7 +803,10 @@ func TestUnsubscribeAPI(t *testing.T) {
 	if len(out) != 1 || out[0].Outcome != "enrolled" {
 		t.Fatalf("enroll %+v", out)
 	}
-	eventually(t, "the first email is delivered", func() bool { return len(e.messagesTo(rcpt)) == 1 })
+	eventually(t, "the first email is delivered and recorded", func() bool {
+		en := e.enrollment(key, out[0].EnrollmentID)
+		return len(e.messagesTo(rcpt)) == 1 && len(en.Touches) == 2 && en.Touches[0].Status == "sent"
+	})
 	pm, err := mail.ReadMessage(bytes.NewReader(e.messagesTo(rcpt)[0].Data))
 	if err != nil {
 		t.Fatal(err)
@@ -820,7 +830,7 @@ func TestUnsubscribeAPI(t *testing.T) {
 	if len(out2) != 1 || out2[0].Outcome != "enrolled" {
 		t.Fatalf("second enrollment %+v", out2)
 	}
-	e.post(fmt.Sprintf("/v1/enrollments/%d/pause", out2[0].EnrollmentID), key, nil)
+	expectStatus(t, e.post(fmt.Sprintf("/v1/enrollments/%d/pause", out2[0].EnrollmentID), key, nil), http.StatusOK)
 
 	suppressed := func() bool {
 		ok, err := e.st.IsSuppressed(ctx, ws, rcpt)

@@ -625,3 +625,25 @@ func (s *Store) TouchStatusCounts(ctx context.Context, cadenceID int64) (map[str
 	}
 	return out, rows.Err()
 }
+
+// MailboxSentToday returns each mailbox's sends on its current local day.
+func (s *Store) MailboxSentToday(ctx context.Context, ws int64) (map[int64]int, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT m.id, COALESCE(d.sent, 0) FROM mailboxes m
+		LEFT JOIN mailbox_days d ON d.mailbox_id = m.id AND d.day = (now() AT TIME ZONE m.timezone)::date
+		WHERE m.workspace_id = $1`, ws)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
