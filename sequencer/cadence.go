@@ -38,6 +38,10 @@ type Step struct {
 	Variants []Variant `json:"variants,omitempty"`
 	Thread   bool      `json:"thread,omitempty"` // reply in the first email's thread
 	Title    string    `json:"title,omitempty"`  // the task of a call, linkedin or task step
+	// AutoAdvance moves the cadence on when a task is still open at the end
+	// of its due day (in the lead's zone), or after AdvanceAfter if set.
+	AutoAdvance  bool   `json:"auto_advance,omitempty"`
+	AdvanceAfter string `json:"advance_after,omitempty"` // "4h", "90s"
 }
 
 // WindowSpec is a sending window as the API takes it.
@@ -82,8 +86,9 @@ type Warning struct {
 // compiledStep is a Step ready to run.
 type compiledStep struct {
 	Step
-	delay    calendar.Delay
-	variants []compiledVariant
+	delay        calendar.Delay
+	advanceAfter time.Duration
+	variants     []compiledVariant
 }
 
 type compiledVariant struct {
@@ -174,6 +179,9 @@ func Compile(spec Spec, fields template.FieldSet) (*Cadence, []Warning, error) {
 		}
 		switch s.Channel {
 		case ChannelEmail:
+			if s.AutoAdvance || s.AdvanceAfter != "" {
+				bad("%s.auto_advance: only tasks (call, linkedin, task) advance on their own", p)
+			}
 			variants := s.Variants
 			if len(variants) == 0 {
 				variants = []Variant{{Name: "a", Weight: 1, Subject: s.Subject, Body: s.Body}}
@@ -223,6 +231,20 @@ func Compile(spec Spec, fields template.FieldSet) (*Cadence, []Warning, error) {
 		case ChannelCall, ChannelLinkedIn, ChannelTask:
 			if s.Subject != "" || s.Body != "" || len(s.Variants) > 0 {
 				bad("%s: a %s step is done by a person: give a title, not subject/body", p, s.Channel)
+			}
+			if s.AdvanceAfter != "" {
+				d, err := calendar.ParseDelay(s.AdvanceAfter)
+				switch {
+				case err != nil:
+					bad("%s.advance_after: %v", p, err)
+				case d.BusinessDays > 0 || d.Duration <= 0:
+					bad("%s.advance_after: a duration such as \"4h\" or \"90s\"", p)
+				default:
+					cs.advanceAfter = d.Duration
+				}
+				if !s.AutoAdvance {
+					bad("%s.advance_after: set auto_advance too", p)
+				}
 			}
 		default:
 			bad("%s.channel: %q is not email, call, linkedin or task", p, s.Channel)

@@ -210,6 +210,17 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			if err := e.Store.CreateTask(ctx, tx, en.Workspace, en.ID, args.Step, step.Channel, strings.TrimSpace(title), "", now); err != nil {
 				return err
 			}
+			if step.AutoAdvance {
+				deadline := nextDayStart(now, loc)
+				if step.advanceAfter > 0 {
+					deadline = now.Add(step.advanceAfter)
+				}
+				opts := TaskDeadlineArgs{}.InsertOpts()
+				opts.ScheduledAt = deadline
+				if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, TaskDeadlineArgs{EnrollmentID: en.ID, Step: args.Step}, &opts); err != nil {
+					return err
+				}
+			}
 			return complete(tx)
 		})
 	}
@@ -362,6 +373,68 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			}
 			return sendErr
 		}
+	})
+}
+
+// TaskDeadlineArgs moves a cadence on past a task left open.
+type TaskDeadlineArgs struct {
+	EnrollmentID int64 `json:"enrollment_id"`
+	Step         int   `json:"step"`
+}
+
+// Kind implements river.JobArgs.
+func (TaskDeadlineArgs) Kind() string { return "task_deadline" }
+
+// InsertOpts puts deadlines on the send queue.
+func (TaskDeadlineArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSend, MaxAttempts: 20}
+}
+
+// TaskDeadlineWorker skips a task still open at its deadline and schedules
+// the next step, in the transaction that completes the job.
+type TaskDeadlineWorker struct {
+	river.WorkerDefaults[TaskDeadlineArgs]
+	Engine *Engine
+}
+
+// Work implements river.Worker.
+func (w *TaskDeadlineWorker) Work(ctx context.Context, job *river.Job[TaskDeadlineArgs]) error {
+	e := w.Engine
+	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+		complete := func() error {
+			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+			return err
+		}
+		en, err := e.Store.EnrollmentForUpdate(ctx, tx, job.Args.EnrollmentID)
+		if errors.Is(err, store.ErrNotFound) {
+			return complete()
+		}
+		if err != nil {
+			return err
+		}
+		skipped, err := e.Store.SkipTask(ctx, tx, en.ID, job.Args.Step, "due day passed")
+		if err != nil {
+			return err
+		}
+		if !skipped || en.State != "active" || en.NextStep != job.Args.Step {
+			return complete() // done, or the enrollment moved on meanwhile
+		}
+		sc, err := e.Store.GetCadence(ctx, 0, en.CadenceID)
+		if err != nil {
+			return err
+		}
+		c, err := e.LoadCadence(sc)
+		if err != nil {
+			return err
+		}
+		lead, err := e.Store.LeadTx(ctx, tx, en.Workspace, en.LeadID)
+		if err != nil {
+			return err
+		}
+		if err := e.scheduleNext(ctx, tx, en, c, job.Args.Step, c.location(lead.Timezone), e.now()); err != nil {
+			return err
+		}
+		return complete()
 	})
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/sequencer/template"
 	"github.com/touchline/touchline/verifier"
 	"github.com/touchline/touchline/verifier/resolver"
 )
@@ -94,8 +95,13 @@ func newRig(t *testing.T) *rig {
 		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test",
 		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
 	rc, err := jobs.NewClient(st, jobs.Config{Workers: 1, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v},
-		Queues:   map[string]int{sequencer.QueueSend: 8},
-		Register: func(wk *river.Workers) error { return river.AddWorkerSafely(wk, &sequencer.TouchWorker{Engine: eng}) }})
+		Queues: map[string]int{sequencer.QueueSend: 8},
+		Register: func(wk *river.Workers) error {
+			if err := river.AddWorkerSafely(wk, &sequencer.TouchWorker{Engine: eng}); err != nil {
+				return err
+			}
+			return river.AddWorkerSafely(wk, &sequencer.TaskDeadlineWorker{Engine: eng})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,5 +446,47 @@ func TestTouchOutsideWindowWaits(t *testing.T) {
 	}
 	if n := len(r.world.Messages()); n != 0 {
 		t.Fatalf("%d messages sent outside the window", n)
+	}
+}
+
+// TestTaskAutoAdvance: a call task left open past its deadline is skipped
+// and the cadence goes on to its next email.
+func TestTaskAutoAdvance(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	steps := []sequencer.Step{
+		{Channel: "call", Delay: "0", Title: "Call {{first_name}}", AutoAdvance: true, AdvanceAfter: "1s"},
+		{Channel: "email", Delay: "0", Subject: "After the call, {{first_name}}", Body: "Tried to call you."},
+	}
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "advance", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead3@prospect.test", FirstName: "C"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r.world.Messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cadence did not move on past the open task")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e, _ := r.st.GetEnrollment(ctx, r.ws.ID, out[0].EnrollmentID)
+	if e.Touches[0].Status != "skipped" || e.Touches[0].Outcome != "due day passed" {
+		t.Fatalf("task touch %+v", e.Touches[0])
+	}
+	if _, err := r.op.CompleteTask(ctx, r.ws.ID, 1, "late"); err == nil {
+		t.Fatal("a skipped task could still be completed")
+	}
+	if _, _, err := sequencer.Compile(sequencer.Spec{Name: "x", MailboxIDs: []int64{1}, Steps: []sequencer.Step{
+		{Channel: "email", Subject: "s", Body: "b", AutoAdvance: true}}}, template.Standard()); err == nil {
+		t.Fatal("auto_advance accepted on an email step")
 	}
 }

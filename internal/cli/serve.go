@@ -307,7 +307,10 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}}
 		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
 		jcfg.Register = func(w *river.Workers) error {
-			return river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine})
+			if err := river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine}); err != nil {
+				return err
+			}
+			return river.AddWorkerSafely(w, &sequencer.TaskDeadlineWorker{Engine: pr.engine})
 		}
 	} else {
 		pr.log.Warn("no TOUCHLINE_SECRET_KEY: list cleaning works, cadences are disabled")

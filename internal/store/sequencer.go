@@ -647,3 +647,13 @@ func (s *Store) MailboxSentToday(ctx context.Context, ws int64) (map[int64]int, 
 	}
 	return out, rows.Err()
 }
+
+// SkipTask closes an open task as skipped; false when it was no longer open.
+func (s *Store) SkipTask(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, outcome string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE tasks SET status = 'skipped', outcome = $3, completed_at = now()
+		WHERE enrollment_id = $1 AND step = $2 AND status = 'open'`, enrollmentID, step, outcome)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	return true, s.SetTouch(ctx, tx, enrollmentID, step, "skipped", outcome)
+}
