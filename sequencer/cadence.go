@@ -88,6 +88,7 @@ type compiledStep struct {
 	Step
 	delay        calendar.Delay
 	advanceAfter time.Duration
+	title        *template.Template
 	variants     []compiledVariant
 }
 
@@ -232,6 +233,9 @@ func Compile(spec Spec, fields template.FieldSet) (*Cadence, []Warning, error) {
 			if s.Subject != "" || s.Body != "" || len(s.Variants) > 0 {
 				bad("%s: a %s step is done by a person: give a title, not subject/body", p, s.Channel)
 			}
+			if cs.title, err = template.Parse(cmpOr(s.Title, s.Channel+" {{first_name|}} {{last_name|}}"), fields); err != nil {
+				bad("%s.title: %v", p, err)
+			}
 			if s.AdvanceAfter != "" {
 				d, err := calendar.ParseDelay(s.AdvanceAfter)
 				switch {
@@ -318,7 +322,7 @@ func Load(name string, window, steps []byte, mailboxes []int64, risky string, fi
 	// created; the custom fields it references are known to exist.
 	var refs []string
 	for _, st := range spec.Steps {
-		for _, t := range append([]string{st.Subject, st.Body}, variantTexts(st.Variants)...) {
+		for _, t := range append([]string{st.Subject, st.Body, st.Title}, variantTexts(st.Variants)...) {
 			for _, m := range fieldRef.FindAllStringSubmatch(t, -1) {
 				refs = append(refs, m[1])
 			}

@@ -203,9 +203,10 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		// A person does it: open the task; the cadence moves on when it
 		// is completed.
 		return e.Store.InTx(ctx, func(tx pgx.Tx) error {
-			title := step.Title
-			if title == "" {
-				title = fmt.Sprintf("%s %s %s", step.Channel, lead.FirstName, lead.LastName)
+			title, err := step.title.Render(leadValues(lead, store.Mailbox{}, en))
+			if err != nil {
+				// A person reads it: the raw template beats no task.
+				title = step.Title
 			}
 			if err := e.Store.CreateTask(ctx, tx, en.Workspace, en.ID, args.Step, step.Channel, strings.TrimSpace(title), "", now); err != nil {
 				return err
@@ -495,14 +496,7 @@ func gateVerdict(status, reason, policy string) (string, bool) {
 // compose renders and signs the message of an email step.
 func (e *Engine) compose(lead store.Lead, en store.Enrollment, m store.Mailbox, c *Cadence, step *compiledStep, n int, now time.Time) (raw []byte, msgID, variant, subject string, err error) {
 	v := step.variant(en.ID)
-	values := map[string]string{
-		"first_name": lead.FirstName, "last_name": lead.LastName, "company": lead.Company, "title": lead.Title,
-		"email": lead.Email, "timezone": lead.Timezone, "sender_name": m.FromName, "sender_email": m.FromAddress,
-		"sender_first_name": strings.Fields(m.FromName + " ")[0], "thread_subject": en.ThreadSubject,
-	}
-	for k, val := range lead.Custom {
-		values["custom."+k] = fmt.Sprint(val)
-	}
+	values := leadValues(lead, m, en)
 	if subject, err = v.subject.Render(values); err != nil {
 		return
 	}
@@ -550,6 +544,26 @@ func (e *Engine) compose(lead store.Lead, en store.Enrollment, m store.Mailbox, 
 		}
 	}
 	return raw, msgID, v.name, subject, nil
+}
+
+// leadValues are the template fields of a lead, its mailbox and thread.
+func leadValues(lead store.Lead, m store.Mailbox, en store.Enrollment) map[string]string {
+	values := map[string]string{
+		"first_name": lead.FirstName, "last_name": lead.LastName, "company": lead.Company, "title": lead.Title,
+		"email": lead.Email, "timezone": lead.Timezone, "sender_name": m.FromName, "sender_email": m.FromAddress,
+		"sender_first_name": firstWord(m.FromName), "thread_subject": en.ThreadSubject,
+	}
+	for k, val := range lead.Custom {
+		values["custom."+k] = fmt.Sprint(val)
+	}
+	return values
+}
+
+func firstWord(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // capToday is the mailbox's cap, ramped up from its start for a new mailbox.

@@ -490,3 +490,78 @@ func TestTaskAutoAdvance(t *testing.T) {
 		t.Fatal("auto_advance accepted on an email step")
 	}
 }
+
+// TestPauseResume: a task completed while its enrollment is paused moves
+// the cadence on once resumed; a resume keeps a future step's time.
+func TestPauseResume(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	steps := []sequencer.Step{
+		{Channel: "call", Delay: "0", Title: "Call {{first_name}}"},
+		{Channel: "email", Delay: "0", Subject: "After our call, {{first_name}}", Body: "Thanks."},
+		{Channel: "email", Delay: "5d", Subject: "Later", Body: "Later."},
+	}
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "pr", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.op.Launch(ctx, r.ws.ID, c.ID, false)
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead5@prospect.test", FirstName: "Eve"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out[0].EnrollmentID
+	var task store.Task
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		tasks, _ := r.st.ListTasks(ctx, r.ws.ID, time.Time{}, "")
+		if len(tasks) == 1 {
+			task = tasks[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no task")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if task.Title != "Call Eve" {
+		t.Fatalf("task title %q: not rendered", task.Title)
+	}
+	if _, err := r.op.SetEnrollmentState(ctx, r.ws.ID, id, "pause"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.CompleteTask(ctx, r.ws.ID, task.ID, "connected"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(r.world.Messages()); n != 0 {
+		t.Fatalf("%d emails sent while paused", n)
+	}
+	if _, err := r.op.SetEnrollmentState(ctx, r.ws.ID, id, "resume"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(r.world.Messages()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the step after the task never went out after resume")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var e store.Enrollment
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		e, _ = r.st.GetEnrollment(ctx, r.ws.ID, id)
+		if len(e.Touches) == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if e.Touches[0].Status != "task_done" || e.Touches[0].Outcome != "connected" || e.Touches[1].Status != "sent" || len(e.Touches) != 3 {
+		t.Fatalf("touches %+v", e.Touches)
+	}
+	due := e.Touches[2].DueAt
+	r.op.SetEnrollmentState(ctx, r.ws.ID, id, "pause")
+	e, _ = r.op.SetEnrollmentState(ctx, r.ws.ID, id, "resume")
+	if !e.Touches[2].DueAt.Equal(due) {
+		t.Fatalf("resume moved a future step from %s to %s", due, e.Touches[2].DueAt)
+	}
+}

@@ -317,7 +317,7 @@ func (o *Operator) Enroll(ctx context.Context, ws, cadenceID int64, req EnrollRe
 		for _, in := range req.Leads {
 			a, err := verifier.ParseAddress(in.Email)
 			if err != nil {
-				out = append(out, EnrollOutcome{Email: in.Email, Outcome: "skipped", Reason: "undeliverable: syntax"})
+				out = append(out, EnrollOutcome{Email: in.Email, Outcome: "skipped", Reason: "undeliverable"})
 				continue
 			}
 			in.Email = a.String()
@@ -401,23 +401,42 @@ func (o *Operator) SetEnrollmentState(ctx context.Context, ws, id int64, action 
 		return en, &BadRequest{Problems: []string{"unknown action " + action}}
 	}
 	err = o.Store.InTx(ctx, func(tx pgx.Tx) error {
+		// Locked, so a send finishing at the same moment cannot interleave.
+		cur, err := o.Store.EnrollmentForUpdate(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		ok, err := o.Store.SetEnrollmentState(ctx, tx, id, from, to, "by request")
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%w: enrollment %d is %s", store.ErrConflict, id, en.State)
+			return fmt.Errorf("%w: enrollment %d is %s", store.ErrConflict, id, cur.State)
 		}
-		if action == "resume" {
-			// The step that waited goes out at the next opening, not in a
-			// burst of everything missed.
-			now := o.now()
-			if err := o.Store.ScheduleTouch(ctx, tx, ws, id, en.NextStep, "", now); err != nil {
+		if action != "resume" {
+			return nil
+		}
+		t, err := o.Store.TouchForUpdate(ctx, tx, id, cur.NextStep)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if t.Status != "scheduled" {
+			return nil // a task waiting for a person, or already settled
+		}
+		// A step still in the future keeps its time; one that fell due
+		// while paused goes out at the next opening, not in a burst.
+		now := o.now()
+		due := t.DueAt
+		if due.Before(now) {
+			due = now
+			if err := o.Store.RescheduleTouch(ctx, tx, id, cur.NextStep, due); err != nil {
 				return err
 			}
-			return o.insert(ctx, tx, id, en.NextStep, now, now)
 		}
-		return nil
+		return o.insert(ctx, tx, id, cur.NextStep, due, now)
 	})
 	if err != nil {
 		return en, err
@@ -437,7 +456,9 @@ func (o *Operator) CompleteTask(ctx context.Context, ws, id int64, outcome strin
 		if err != nil {
 			return err
 		}
-		if en.State != "active" || en.NextStep != t.Step {
+		// A paused enrollment moves on too: its next step waits, and
+		// resume sends it.
+		if (en.State != "active" && en.State != "paused") || en.NextStep != t.Step {
 			return nil
 		}
 		sc, err := o.Store.GetCadence(ctx, ws, en.CadenceID)
@@ -461,6 +482,9 @@ func (o *Operator) CompleteTask(ctx context.Context, ws, id int64, outcome strin
 		due := c.due(next, now, c.location(lead.Timezone))
 		if err := o.Store.ScheduleTouch(ctx, tx, ws, en.ID, next, c.steps[next-1].Channel, due); err != nil {
 			return err
+		}
+		if en.State != "active" {
+			return nil
 		}
 		return o.insert(ctx, tx, en.ID, next, due, now)
 	})

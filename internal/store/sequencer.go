@@ -474,7 +474,18 @@ func (s *Store) CreateTask(ctx context.Context, tx pgx.Tx, ws, enrollmentID int6
 		ON CONFLICT (enrollment_id, step) DO NOTHING`, ws, enrollmentID, step, channel, title, due, assignee); err != nil {
 		return err
 	}
-	return s.SetTouch(ctx, tx, enrollmentID, step, "task_open", "")
+	// Only a scheduled touch opens: a task done or skipped stays so when
+	// its job runs again.
+	_, err := tx.Exec(ctx, `UPDATE touches SET status = 'task_open', updated_at = now()
+		WHERE enrollment_id = $1 AND step = $2 AND status = 'scheduled'`, enrollmentID, step)
+	return err
+}
+
+// RescheduleTouch moves a scheduled touch's due time.
+func (s *Store) RescheduleTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, due time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE touches SET due_at = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2 AND status = 'scheduled'`,
+		enrollmentID, step, due)
+	return err
 }
 
 const taskColumns = `t.id, t.workspace_id, t.enrollment_id, t.step, t.channel, t.title, t.due_at, t.assignee, t.status, t.outcome, t.completed_at, e.lead_id, l.email`
