@@ -543,6 +543,14 @@ func (r *benchRig) reportLag(b *testing.B, n int, split time.Time) {
 	if calls != n {
 		b.Fatalf("%d SMTP hand-offs for %d touches", calls, n)
 	}
+	// A message is received before its touch's completion commits.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var sent int
+		r.st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM touches WHERE step = 1 AND status = 'sent'`).Scan(&sent)
+		if sent >= n || time.Now().After(deadline) {
+			break
+		}
+	}
 	rows, err := r.st.Pool().Query(context.Background(), `
 		SELECT l.email, t.due_at FROM touches t JOIN enrollments e ON e.id = t.enrollment_id JOIN leads l ON l.id = e.lead_id
 		WHERE t.step = 1 AND t.status = 'sent'`)

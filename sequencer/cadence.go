@@ -60,6 +60,9 @@ type Spec struct {
 	Window      WindowSpec `json:"window"`
 	MailboxIDs  []int64    `json:"mailbox_ids"`
 	RiskyPolicy string     `json:"risky_policy,omitempty"` // skip (default) or allow_catch_all
+	// StopDomainOnReply: a reply from one lead stops the cadence for every
+	// lead at the same domain.
+	StopDomainOnReply bool `json:"stop_domain_on_reply,omitempty"`
 }
 
 // ValidationError lists every problem of a Spec, each with its JSON path.

@@ -271,8 +271,16 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	var claim store.ClaimResult
 	var already string
 	err = e.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := e.Store.EnrollmentForUpdate(ctx, tx, en.ID); err != nil {
+		cur, err := e.Store.EnrollmentForUpdate(ctx, tx, en.ID)
+		if err != nil {
 			return err
+		}
+		if cur.State != "active" || cur.NextStep != args.Step {
+			// Stopped, paused or moved on since the job started (a reply
+			// that came in while the touch waited for its time): under
+			// the lock, this is the last word. Nothing is sent.
+			already = "enrollment " + cur.State
+			return complete(tx)
 		}
 		t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, args.Step)
 		if err != nil {

@@ -150,7 +150,7 @@ func (o *Operator) CreateCadence(ctx context.Context, ws int64, spec Spec) (stor
 	}
 	window, steps := c.marshal()
 	sc, err := o.Store.CreateCadence(ctx, ws, store.Cadence{Name: c.Name, Window: window, Steps: steps,
-		MailboxIDs: c.MailboxIDs, RiskyPolicy: c.RiskyPolicy})
+		MailboxIDs: c.MailboxIDs, RiskyPolicy: c.RiskyPolicy, StopDomainOnReply: c.StopDomainOnReply})
 	if warnings == nil {
 		warnings = []Warning{}
 	}

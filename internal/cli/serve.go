@@ -310,7 +310,10 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			if err := river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine}); err != nil {
 				return err
 			}
-			return river.AddWorkerSafely(w, &sequencer.TaskDeadlineWorker{Engine: pr.engine})
+			if err := river.AddWorkerSafely(w, &sequencer.TaskDeadlineWorker{Engine: pr.engine}); err != nil {
+				return err
+			}
+			return river.AddWorkerSafely(w, &sequencer.ResumeWorker{Engine: pr.engine})
 		}
 	} else {
 		pr.log.Warn("no TOUCHLINE_SECRET_KEY: list cleaning works, cadences are disabled")

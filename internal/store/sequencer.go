@@ -123,14 +123,17 @@ type Cadence struct {
 	Steps       json.RawMessage `json:"steps"`
 	CreatedAt   time.Time       `json:"created_at"`
 	LaunchedAt  *time.Time      `json:"launched_at,omitempty"`
-	Workspace   int64           `json:"-"`
+	// StopDomainOnReply: a reply from one lead stops the cadence for
+	// every lead at the same domain.
+	StopDomainOnReply bool  `json:"stop_domain_on_reply"`
+	Workspace         int64 `json:"-"`
 }
 
-const cadenceColumns = `id, workspace_id, name, status, send_window, risky_policy, mailbox_ids, steps, created_at, launched_at`
+const cadenceColumns = `id, workspace_id, name, status, send_window, risky_policy, mailbox_ids, steps, created_at, launched_at, stop_domain_on_reply`
 
 func scanCadence(row pgx.Row) (Cadence, error) {
 	var c Cadence
-	err := row.Scan(&c.ID, &c.Workspace, &c.Name, &c.Status, &c.Window, &c.RiskyPolicy, &c.MailboxIDs, &c.Steps, &c.CreatedAt, &c.LaunchedAt)
+	err := row.Scan(&c.ID, &c.Workspace, &c.Name, &c.Status, &c.Window, &c.RiskyPolicy, &c.MailboxIDs, &c.Steps, &c.CreatedAt, &c.LaunchedAt, &c.StopDomainOnReply)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -147,9 +150,9 @@ func (s *Store) CreateCadence(ctx context.Context, ws int64, c Cadence) (Cadence
 		return c, fmt.Errorf("%w: mailbox_ids names mailboxes this workspace does not have", ErrNotFound)
 	}
 	return scanCadence(s.pool.QueryRow(ctx, `
-		INSERT INTO cadences (workspace_id, name, send_window, risky_policy, mailbox_ids, steps)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+cadenceColumns,
-		ws, c.Name, c.Window, c.RiskyPolicy, c.MailboxIDs, c.Steps))
+		INSERT INTO cadences (workspace_id, name, send_window, risky_policy, mailbox_ids, steps, stop_domain_on_reply)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+cadenceColumns,
+		ws, c.Name, c.Window, c.RiskyPolicy, c.MailboxIDs, c.Steps, c.StopDomainOnReply))
 }
 
 // GetCadence returns a cadence of the workspace (ws 0: any).

@@ -1,0 +1,179 @@
+package classify
+
+import (
+	"bytes"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Class is what a message that came back is.
+type Class string
+
+const (
+	ClassComplaint   Class = "complaint"
+	ClassBounce      Class = "bounce"
+	ClassAutoReply   Class = "auto_reply"
+	ClassUnsubscribe Class = "unsubscribe"
+	ClassHumanReply  Class = "human_reply"
+	// ClassUnknown is a report that is neither a failure nor a complaint
+	// (a successful-delivery DSN, a read receipt) or a bounce that could
+	// not be read.
+	ClassUnknown Class = "unknown"
+)
+
+// BounceKind says what a failed delivery means for the address.
+type BounceKind string
+
+const (
+	// Hard: the address is bad (unknown user, unknown domain, null MX,
+	// moved, disabled).
+	Hard BounceKind = "hard"
+	// Soft: temporary, a delay, or a full mailbox; the address may work
+	// later.
+	Soft BounceKind = "soft"
+	// Sender: the receiving side refused the sender (policy,
+	// authentication, reputation, blocklist); the address is fine.
+	Sender BounceKind = "sender"
+)
+
+// Recipient is one recipient of a bounce (or of a complaint, with only
+// Address set).
+type Recipient struct {
+	Address    string
+	Status     string // RFC 3463 "x.y.z"
+	Action     string // RFC 3464 §2.3.3: failed or delayed
+	Diagnostic string // the remote server's reply or the bounce's words
+	Kind       BounceKind
+	Reason     string // see the package comment
+}
+
+// Result is the verdict on one message.
+type Result struct {
+	Class             Class
+	Rule              string      // the rule that decided, e.g. "arf", "dsn:rfc3464", "auto:subject-de", "human"
+	Recipients        []Recipient // bounces: one per failed or delayed recipient
+	ReturnDate        *time.Time  // auto-replies: the day the author says they are back, if stated
+	OriginalMessageID string      // the Message-ID this message answers or reports on
+	References        []string    // In-Reply-To, then References
+	FeedbackType      string      // complaints: the ARF Feedback-Type
+	Snippet           string      // replies: the first ~200 characters of the new text
+}
+
+// ErrNotMessage is returned for input that is not an RFC 5322 message.
+var ErrNotMessage = errors.New("classify: not an RFC 5322 message")
+
+// Classify reads one raw message and says what it is. See the package
+// comment for the rules and their order.
+func Classify(raw []byte) (Result, error) {
+	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	// An mbox "From " separator line is not a header field.
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
+	h, body, ok := parseHeader(raw)
+	if !ok {
+		return Result{}, ErrNotMessage
+	}
+	count := 0
+	root := parseEntity(h, body, 0, &count)
+	subject := headerText(h, "Subject")
+	refs := references(h)
+
+	finish := func(r Result) (Result, error) {
+		r.References = refs
+		if r.OriginalMessageID == "" && len(refs) > 0 {
+			r.OriginalMessageID = refs[0]
+		}
+		return r, nil
+	}
+
+	// 1. Complaints (RFC 5965).
+	if r, ok := complaint(root); ok {
+		return finish(r)
+	}
+	// 2. Delivery status (RFC 3464), then the bounces that carry none.
+	if r, ok := deliveryStatus(root); ok {
+		if len(r.Recipients) > 0 || r.Class == ClassUnknown {
+			return finish(r)
+		}
+		if t, ok := textBounce(root, h, subject); ok && len(t.Recipients) > 0 {
+			if t.OriginalMessageID == "" {
+				t.OriginalMessageID = r.OriginalMessageID
+			}
+			return finish(t)
+		}
+		r.Class, r.Rule = ClassUnknown, "dsn:unparsed"
+		return finish(r)
+	}
+	if r, ok := textBounce(root, h, subject); ok {
+		return finish(r)
+	}
+	if rep := root.find("multipart/report"); rep != nil {
+		// RFC 6522 reports of other kinds: read receipts (RFC 8098),
+		// TLS or DMARC reports. Not a reply.
+		typ := strings.ToLower(rep.params["report-type"])
+		if typ == "" {
+			typ = "unknown"
+		}
+		return finish(Result{Class: ClassUnknown, Rule: "report:" + typ, OriginalMessageID: originalHeaderID(rep)})
+	}
+
+	text, _ := root.bodyText()
+	fresh := newText(text)
+
+	// 3. Auto-replies (RFC 3834 and the subjects people's software writes).
+	rule := autoReplyHeader(h)
+	if rule == "" {
+		if lang := autoReplySubject(subject); lang != "" {
+			rule = "auto:subject-" + lang
+		}
+	}
+	if rule != "" {
+		ref, err := mail.ParseDate(h.Get("Date"))
+		r := Result{Class: ClassAutoReply, Rule: rule, Snippet: snippet(fresh)}
+		r.ReturnDate = returnDate(subject+"\n"+fresh, ref, err == nil)
+		return finish(r)
+	}
+
+	// 4. Unsubscribe requests: short, and in the new text.
+	if n := len(strings.Fields(fresh)); n <= maxUnsubscribeWords {
+		switch {
+		case asksUnsubscribe(fresh):
+			return finish(Result{Class: ClassUnsubscribe, Rule: "unsub:body", Snippet: snippet(fresh)})
+		case subjectOnlyUnsubscribe(subject, n):
+			return finish(Result{Class: ClassUnsubscribe, Rule: "unsub:subject", Snippet: snippet(fresh)})
+		}
+	}
+
+	// 5. Everything else is a person writing.
+	return finish(Result{Class: ClassHumanReply, Rule: "human", Snippet: snippet(fresh)})
+}
+
+// subjectOnlyUnsubscribe is a reply whose subject is the request and whose
+// body says (almost) nothing, as a List-Unsubscribe mailto: link or a
+// terse reply produces.
+func subjectOnlyUnsubscribe(subject string, bodyWords int) bool {
+	s := stripReplyPrefix(subject)
+	return bodyWords <= 5 && len(strings.Fields(s)) <= 4 && asksUnsubscribe(s)
+}
+
+// references returns In-Reply-To, then References, without duplicates.
+func references(h map[string][]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, name := range []string{"In-Reply-To", "References"} {
+		for _, v := range h[name] {
+			for _, id := range msgIDs(v) {
+				if !seen[id] {
+					seen[id] = true
+					out = append(out, id)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,355 @@
+package classify
+
+import (
+	"net/textproto"
+	"regexp"
+	"strings"
+)
+
+// Bounces that carry no RFC 3464 report are read from their text. Each
+// format below is recognised by its own wording and its recipients are
+// taken from where that software writes them; nothing is guessed from an
+// unknown format.
+
+var (
+	reBounceSubject = regexp.MustCompile(`(?i)(undeliverable|undelivered mail|undeliverable mail|delivery status notification|mail delivery failed|failure notice|returned mail|delivery failure|delivery has failed|message not delivered|could not be delivered|non remis|unzustellbar|nicht zustellbar|non recapitabile|no se puede entregar|onbestelbaar|no entregado|não entregue|olevererbart|kan ikke leveres|delayed mail|delivery delayed|warning: message .* delayed|mail system error)`)
+	reAddress       = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
+	// An address alone on a line, maybe as "Name<mailto:a@b>" (Exchange).
+	reAddressLine = regexp.MustCompile(`^(?:[^<>@]*<(?:mailto:)?)?\s*([^\s<>@'"]+@[^\s<>@'"]+\.[A-Za-z]{2,})\s*>?\s*(?:\([^)]*\))?$`)
+	// "<jane@example.com>: ..." opens a recipient's paragraph in Postfix
+	// and qmail bounces.
+	reAngleParagraph = regexp.MustCompile(`^<([^<>\s]+@[^<>\s]+)>(?:\s*\(expanded from[^)]*\))?:\s*(.*)$`)
+	reOriginalID     = regexp.MustCompile(`(?im)^[ \t]*message-id:[ \t]*(<[^<>\s]+>)`)
+	reGmailTo        = regexp.MustCompile(`(?i)(?:wasn't|was not|hasn't been|has not been) delivered to (` + reAddress.String() + `)`)
+	reOutlookTo      = regexp.MustCompile(`(?i)your message to (` + reAddress.String() + `) couldn't be delivered`)
+	reReturned       = regexp.MustCompile(`(?i)remote server returned '([^']*)'`)
+)
+
+// Markers after which a bounce quotes the message it returns.
+var originalMarkers = []string{
+	"--- below this line is a copy of the message",
+	"--- below the next line is a copy of the message",
+	"------ this is a copy of the message",
+	"------ this is a copy of your message",
+	"----- original message -----",
+	"original message headers:",
+	"----- the header of the original message is following",
+	"----- original message follows -----",
+	"----- transcript of session follows -----",
+}
+
+func cutOriginal(text string) string {
+	lower := strings.ToLower(text)
+	cut := len(text)
+	for _, m := range originalMarkers {
+		if i := strings.Index(lower, m); i >= 0 && i < cut && m != "----- transcript of session follows -----" {
+			cut = i
+		}
+	}
+	return text[:cut]
+}
+
+func bounceSender(h textproto.MIMEHeader) bool {
+	from := strings.ToLower(headerText(h, "From"))
+	for _, w := range []string{"mailer-daemon", "mailer_daemon", "maildaemon", "mail-daemon", "postmaster@", "mail delivery", "microsoftexchange", "mailerdaemon"} {
+		if strings.Contains(from, w) {
+			return true
+		}
+	}
+	return strings.TrimSpace(h.Get("Return-Path")) == "<>"
+}
+
+// textBounce recognises the common non-standard bounces.
+func textBounce(root *entity, h textproto.MIMEHeader, subject string) (Result, bool) {
+	sender := bounceSender(h)
+	subj := reBounceSubject.MatchString(subject)
+	if !sender && !subj {
+		return Result{}, false
+	}
+	full, _ := root.bodyText()
+	text := cutOriginal(full)
+	lower := strings.ToLower(text)
+	from := strings.ToLower(h.Get("From"))
+	lsubj := strings.ToLower(subject)
+	delayed := strings.Contains(lsubj, "delay") || strings.Contains(lower, "has been delayed") ||
+		strings.Contains(lower, "not yet been delivered") || strings.Contains(lower, "will retry") ||
+		strings.Contains(lower, "still trying") || strings.Contains(lower, "will keep trying")
+
+	var rule string
+	var rcpts []Recipient
+	switch {
+	case strings.Contains(lower, "delivery has failed to these recipients") ||
+		strings.Contains(lower, "diagnostic information for administrators") ||
+		reOutlookTo.MatchString(text) ||
+		(strings.Contains(lower, "remote server returned") && (strings.Contains(lsubj, "undeliverable") || strings.Contains(from, "microsoft"))):
+		rule, rcpts = "dsn:exchange-ndr", exchangeRecipients(text)
+	case strings.Contains(from, "google") && (reGmailTo.MatchString(text) || strings.Contains(lower, "delivery to the following recipient")) ||
+		strings.Contains(lsubj, "delivery status notification") && (reGmailTo.MatchString(text) || strings.Contains(lower, "delivery to the following recipient")):
+		rule, rcpts = "dsn:gmail", gmailRecipients(text)
+	case strings.Contains(lower, "qmail-send program") || strings.Contains(lower, "i'm afraid i wasn't able to deliver"):
+		rule, rcpts = "dsn:qmail", angleRecipients(text)
+	case strings.Contains(lower, "this is the mail system at host") || strings.Contains(lsubj, "undelivered mail returned to sender") ||
+		strings.Contains(lsubj, "delayed mail (still being retried)"):
+		rule, rcpts = "dsn:postfix", angleRecipients(text)
+	case strings.Contains(lower, "address(es) failed") || strings.Contains(lsubj, "mail delivery failed") ||
+		strings.Contains(lower, "created automatically by mail delivery software"):
+		rule, rcpts = "dsn:exim", eximRecipients(text)
+	}
+	res := Result{Class: ClassBounce, Rule: rule}
+	for _, r := range rcpts {
+		action := "failed"
+		if delayed {
+			action = "delayed"
+		}
+		st := diagnosticStatus("", r.Diagnostic, !delayed)
+		if delayed && st.class == 5 && parseStatus(" "+r.Diagnostic).class != 5 {
+			st.class = 4
+		}
+		r.Status, r.Action = st.String(), action
+		r.Kind, r.Reason = kindOf(st, action, r.Diagnostic)
+		res.Recipients = append(res.Recipients, r)
+	}
+	if len(res.Recipients) == 0 {
+		if !(sender && subj) && rule == "" {
+			return Result{}, false
+		}
+		res.Class, res.Rule = ClassUnknown, "dsn:unparsed"
+	}
+	res.OriginalMessageID = originalHeaderID(root)
+	if res.OriginalMessageID == "" {
+		if m := reOriginalID.FindStringSubmatch(full[len(text):]); m != nil {
+			res.OriginalMessageID = m[1]
+		}
+	}
+	return res, true
+}
+
+// paragraphs splits text into blank-line separated groups of lines.
+func paragraphs(text string) [][]string {
+	var out [][]string
+	var cur []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.TrimSpace(l) == "" {
+			if cur != nil {
+				out = append(out, cur)
+				cur = nil
+			}
+			continue
+		}
+		cur = append(cur, strings.TrimRight(l, " \t\r"))
+	}
+	if cur != nil {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func joinTrim(lines []string) string {
+	var parts []string
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// addRecipient adds r or, when its address is already listed, keeps the
+// diagnostic that carries a status code.
+func addRecipient(list []Recipient, r Recipient) []Recipient {
+	r.Address = cleanAddress(r.Address)
+	for i := range list {
+		if strings.EqualFold(list[i].Address, r.Address) {
+			if !parseStatus(" "+list[i].Diagnostic).valid() && parseStatus(" "+r.Diagnostic).valid() {
+				list[i].Diagnostic = r.Diagnostic
+			}
+			return list
+		}
+	}
+	return append(list, r)
+}
+
+// angleRecipients reads Postfix's and qmail's "<addr>: text" paragraphs.
+func angleRecipients(text string) []Recipient {
+	var out []Recipient
+	for _, p := range paragraphs(text) {
+		// A recipient starts at the margin; Postfix indents the lines that
+		// continue its reply, which may quote the address again.
+		opens := func(l string) []string {
+			if indent(l) > 0 {
+				return nil
+			}
+			return reAngleParagraph.FindStringSubmatch(strings.TrimSpace(l))
+		}
+		for i := 0; i < len(p); i++ {
+			m := opens(p[i])
+			if m == nil {
+				continue
+			}
+			diag := []string{m[2]}
+			j := i + 1
+			for ; j < len(p) && opens(p[j]) == nil; j++ {
+				diag = append(diag, p[j])
+			}
+			out = addRecipient(out, Recipient{Address: m[1], Diagnostic: joinTrim(diag)})
+			i = j - 1
+		}
+	}
+	return out
+}
+
+// eximRecipients reads Exim's indented list after "The following
+// address(es) failed:": the address, then its reasons indented deeper.
+func eximRecipients(text string) []Recipient {
+	lines := strings.Split(text, "\n")
+	start := -1
+	for i, l := range lines {
+		ll := strings.ToLower(l)
+		if strings.Contains(ll, "address(es) failed") || strings.Contains(ll, "addresses failed") ||
+			strings.Contains(ll, "recipients failed") || strings.Contains(ll, "address(es) deferred") {
+			start = i + 1
+			break
+		}
+	}
+	if start < 0 {
+		return nil
+	}
+	var out []Recipient
+	for i := start; i < len(lines); i++ {
+		l := strings.TrimRight(lines[i], " \t\r")
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
+		}
+		if indent(l) == 0 {
+			break // the prose after the list
+		}
+		m := reAddress.FindStringIndex(t)
+		if m == nil || m[0] > 1 {
+			continue
+		}
+		addr := t[m[0]:m[1]]
+		var diag []string
+		if rest := strings.Trim(t[m[1]:], " >:"); rest != "" {
+			diag = append(diag, rest)
+		}
+		j := i + 1
+		for ; j < len(lines); j++ {
+			n := strings.TrimRight(lines[j], " \t\r")
+			if strings.TrimSpace(n) == "" || indent(n) <= indent(l) {
+				break
+			}
+			diag = append(diag, n)
+		}
+		out = addRecipient(out, Recipient{Address: addr, Diagnostic: joinTrim(diag)})
+		i = j - 1
+	}
+	return out
+}
+
+func indent(l string) int {
+	n := 0
+	for _, c := range l {
+		switch c {
+		case ' ':
+			n++
+		case '\t':
+			n += 8
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// gmailRecipients reads Gmail's "Your message wasn't delivered to ..." and
+// the older "Delivery to the following recipient failed permanently:".
+func gmailRecipients(text string) []Recipient {
+	ps := paragraphs(text)
+	var diag string
+	for i, p := range ps {
+		l := strings.ToLower(joinTrim(p))
+		if strings.HasPrefix(l, "the response from the remote server was") || strings.HasPrefix(l, "the response was") ||
+			strings.HasPrefix(l, "technical details of") || strings.HasPrefix(l, "the error that the other server returned was") {
+			if len(p) > 1 {
+				diag = joinTrim(p[1:])
+			} else if i+1 < len(ps) {
+				diag = joinTrim(ps[i+1])
+			}
+			break
+		}
+	}
+	var out []Recipient
+	for _, m := range reGmailTo.FindAllStringSubmatch(text, -1) {
+		d := diag
+		if d == "" {
+			d = paragraphWith(ps, m[0])
+		}
+		out = addRecipient(out, Recipient{Address: strings.TrimRight(m[1], "."), Diagnostic: d})
+	}
+	for i, p := range ps {
+		l := strings.ToLower(joinTrim(p))
+		if !strings.HasPrefix(l, "delivery to the following recipient") {
+			continue
+		}
+		// The addresses are the next paragraph, one per line.
+		if i+1 < len(ps) {
+			for _, a := range ps[i+1] {
+				if m := reAddressLine.FindStringSubmatch(strings.TrimSpace(a)); m != nil {
+					out = addRecipient(out, Recipient{Address: m[1], Diagnostic: diag})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func paragraphWith(ps [][]string, s string) string {
+	for _, p := range ps {
+		if j := joinTrim(p); strings.Contains(j, s) {
+			return j
+		}
+	}
+	return ""
+}
+
+// exchangeRecipients reads Exchange and Microsoft 365 NDRs: the address
+// alone on a line followed by the server's reply ("Remote Server returned
+// '550 5.1.1 ...'", or the reply itself), in the section for
+// administrators; or the "Your message to ... couldn't be delivered" lead.
+func exchangeRecipients(text string) []Recipient {
+	lines := strings.Split(text, "\n")
+	var out []Recipient
+	for i := 0; i < len(lines); i++ {
+		m := reAddressLine.FindStringSubmatch(strings.TrimSpace(lines[i]))
+		if m == nil {
+			continue
+		}
+		var diag []string
+		j := i + 1
+		for ; j < len(lines) && strings.TrimSpace(lines[j]) != ""; j++ {
+			if reAddressLine.MatchString(strings.TrimSpace(lines[j])) {
+				break
+			}
+			diag = append(diag, lines[j])
+		}
+		d := joinTrim(diag)
+		if r := reReturned.FindStringSubmatch(d); r != nil {
+			d = r[1]
+		}
+		if d != "" {
+			out = addRecipient(out, Recipient{Address: m[1], Diagnostic: d})
+		}
+		i = j - 1
+	}
+	if m := reOutlookTo.FindStringSubmatch(text); m != nil {
+		d := ""
+		if r := reReturned.FindStringSubmatch(text); r != nil {
+			d = r[1]
+		} else {
+			d = paragraphWith(paragraphs(text), m[0])
+		}
+		out = addRecipient(out, Recipient{Address: m[1], Diagnostic: d})
+	}
+	return out
+}

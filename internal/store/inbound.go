@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// InboundRecord is a message that came back, as stored.
+type InboundRecord struct {
+	ID           int64          `json:"id"`
+	Workspace    *int64         `json:"-"`
+	Source       string         `json:"source"`
+	ReceivedAt   time.Time      `json:"received_at"`
+	EnvelopeFrom string         `json:"envelope_from"`
+	EnvelopeTo   []string       `json:"envelope_to"`
+	MessageID    string         `json:"message_id,omitempty"`
+	Raw          []byte         `json:"-"`
+	Truncated    bool           `json:"truncated"`
+	Class        string         `json:"class"`
+	Rule         string         `json:"rule"`
+	MatchedBy    string         `json:"matched_by"`
+	EnrollmentID *int64         `json:"enrollment_id,omitempty"`
+	LeadID       *int64         `json:"lead_id,omitempty"`
+	Step         *int           `json:"step,omitempty"`
+	Detail       map[string]any `json:"detail"`
+}
+
+// InsertInbound stores a message once: false when the same Message-ID was
+// already stored for the workspace (a retried delivery, a re-poll).
+func (s *Store) InsertInbound(ctx context.Context, tx pgx.Tx, r InboundRecord) (int64, bool, error) {
+	detail, _ := json.Marshal(r.Detail)
+	var msgID *string
+	if r.MessageID != "" {
+		msgID = &r.MessageID
+	}
+	var id int64
+	err := tx.QueryRow(ctx, `
+		INSERT INTO inbound_messages (workspace_id, source, envelope_from, envelope_to, message_id, raw, truncated, class, rule,
+			matched_by, enrollment_id, lead_id, step, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+		RETURNING id`,
+		r.Workspace, r.Source, r.EnvelopeFrom, r.EnvelopeTo, msgID, r.Raw, r.Truncated, r.Class, r.Rule,
+		r.MatchedBy, r.EnrollmentID, r.LeadID, r.Step, detail).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
+// TouchMatch is the touch a message refers to.
+type TouchMatch struct {
+	Workspace    int64
+	EnrollmentID int64
+	Step         int
+	LeadID       int64
+	LeadEmail    string
+	CadenceID    int64
+	MailboxID    *int64
+}
+
+const touchMatchSQL = `SELECT e.workspace_id, e.id, t.step, e.lead_id, l.email, e.cadence_id, e.mailbox_id
+	FROM touches t JOIN enrollments e ON e.id = t.enrollment_id JOIN leads l ON l.id = e.lead_id`
+
+func scanTouchMatch(row pgx.Row) (TouchMatch, error) {
+	var m TouchMatch
+	err := row.Scan(&m.Workspace, &m.EnrollmentID, &m.Step, &m.LeadID, &m.LeadEmail, &m.CadenceID, &m.MailboxID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	return m, err
+}
+
+// TouchByEnrollmentStep finds the touch a VERP return path names.
+func (s *Store) TouchByEnrollmentStep(ctx context.Context, enrollmentID int64, step int) (TouchMatch, error) {
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.enrollment_id = $1 AND t.step = $2`, enrollmentID, step))
+}
+
+// TouchByMessageID finds the touch that sent one of ids (In-Reply-To,
+// References).
+func (s *Store) TouchByMessageID(ctx context.Context, ids []string) (TouchMatch, error) {
+	norm := make([]string, 0, len(ids))
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if !strings.HasPrefix(id, "<") {
+			id = "<" + id + ">"
+		}
+		norm = append(norm, id)
+	}
+	if len(norm) == 0 {
+		return TouchMatch{}, ErrNotFound
+	}
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.message_id = ANY($1) ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, norm))
+}
+
+// LatestTouchToLead finds the most recent touch sent to an address, the
+// last resort of matching a reply to its enrollment.
+func (s *Store) LatestTouchToLead(ctx context.Context, email string) (TouchMatch, error) {
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+`
+		WHERE lower(l.email) = lower($1) AND t.status IN ('sent', 'uncertain') ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, email))
+}
+
+// PromoteLead moves a lead from lead to stage, recording the change; false
+// when the lead was already past lead (promotion is idempotent).
+func (s *Store) PromoteLead(ctx context.Context, tx pgx.Tx, ws, leadID int64, stage, reason string) (bool, error) {
+	var from string
+	err := tx.QueryRow(ctx, `
+		WITH old AS (SELECT stage FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE)
+		UPDATE leads l SET stage = $3, updated_at = now() FROM old
+		WHERE l.id = $1 AND old.stage = 'lead' RETURNING old.stage`, leadID, ws, stage).Scan(&from)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO lead_stages (workspace_id, lead_id, from_stage, to_stage, reason) VALUES ($1, $2, $3, $4, $5)`,
+		ws, leadID, from, stage, reason)
+	return true, err
+}
+
+// StopDomainEnrollments stops the active enrollments of a cadence whose
+// leads are at domain (a reply from one person at a company stops the
+// others, when the cadence says so).
+func (s *Store) StopDomainEnrollments(ctx context.Context, tx pgx.Tx, ws, cadenceID int64, domain, reason string) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE enrollments e SET state = 'stopped', state_reason = $4, updated_at = now()
+		FROM leads l WHERE l.id = e.lead_id AND e.workspace_id = $1 AND e.cadence_id = $2
+			AND e.state IN ('active', 'paused') AND lower(split_part(l.email, '@', 2)) = lower($3)`, ws, cadenceID, domain, reason)
+	return err
+}
+
+// PauseEnrollment pauses an active enrollment with a reason.
+func (s *Store) PauseEnrollment(ctx context.Context, tx pgx.Tx, id int64, reason string) (bool, error) {
+	return s.SetEnrollmentState(ctx, tx, id, []string{"active"}, "paused", reason)
+}
+
+// MarkBounced records a hard bounce on a lead: verdict undeliverable
+// (bounced), suppressed, enrollments stopped. It returns the verdict
+// status the lead had before, to count verifier misses.
+func (s *Store) MarkBounced(ctx context.Context, tx pgx.Tx, ws, leadID int64, email, detail string) (string, error) {
+	var prev *string
+	if err := tx.QueryRow(ctx, `SELECT verification_status FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&prev); err != nil {
+		return "", err
+	}
+	verdict, _ := json.Marshal(map[string]any{"status": "undeliverable", "reason": "bounced", "detail": detail})
+	if _, err := tx.Exec(ctx, `UPDATE leads SET verification_status = 'undeliverable', verification_reason = 'bounced',
+		verification = $3, verified_at = now(), updated_at = now() WHERE id = $1 AND workspace_id = $2`, leadID, ws, verdict); err != nil {
+		return "", err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO suppressions (workspace_id, email_hash, email, reason) VALUES ($1, $2, $3, 'bounced')
+		ON CONFLICT (workspace_id, email_hash) DO NOTHING`, ws, EmailHash(email), strings.ToLower(email)); err != nil {
+		return "", err
+	}
+	if err := s.StopLeadEnrollments(ctx, tx, ws, leadID, "bounced"); err != nil {
+		return "", err
+	}
+	if prev == nil {
+		return "", nil
+	}
+	return *prev, nil
+}
+
+// SuppressTx adds an address to the workspace's suppression list in tx.
+func (s *Store) SuppressTx(ctx context.Context, tx pgx.Tx, ws int64, email, reason string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO suppressions (workspace_id, email_hash, email, reason) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (workspace_id, email_hash) DO NOTHING`, ws, EmailHash(email), strings.ToLower(email), reason)
+	return err
+}
+
+// ForgetDomain drops a domain's cached facts, after a bounce proved them
+// wrong.
+func (s *Store) ForgetDomain(ctx context.Context, tx pgx.Tx, domain string) error {
+	_, err := tx.Exec(ctx, `DELETE FROM domain_facts WHERE domain = lower($1)`, domain)
+	return err
+}
+
+// LeadStages returns a lead's stage history.
+func (s *Store) LeadStages(ctx context.Context, ws, leadID int64) ([]map[string]any, error) {
+	rows, err := s.pool.Query(ctx, `SELECT from_stage, to_stage, reason, created_at FROM lead_stages WHERE workspace_id = $1 AND lead_id = $2 ORDER BY id`, ws, leadID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		var from, to, reason string
+		var at time.Time
+		if err := rows.Scan(&from, &to, &reason, &at); err != nil {
+			return nil, err
+		}
+		out = append(out, map[string]any{"from": from, "to": to, "reason": reason, "at": at})
+	}
+	return out, rows.Err()
+}

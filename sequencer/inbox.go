@@ -1,0 +1,303 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/inbound/classify"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer/calendar"
+	"github.com/touchline/touchline/sequencer/message"
+)
+
+// Inbox turns mail that comes back - over Touchline's inbound SMTP or
+// polled from the reps' mailboxes - into effects on leads and enrollments.
+// It implements inbound.Handler. Every message is stored raw (up to
+// MaxRaw bytes) with the rule that classified it, once per Message-ID, so
+// a retried delivery or a re-poll acts once.
+//
+// Matching, in order: the VERP return path a bounce comes back to, then
+// In-Reply-To/References against the Message-IDs Touchline sent, then the
+// sender's address against the leads it mailed. A reply from another
+// address at the lead's domain is a colleague reply.
+type Inbox struct {
+	*Engine
+	// River inserts jobs when the message did not come through a worker
+	// (inbound SMTP).
+	River  *river.Client[pgx.Tx]
+	MaxRaw int // default 1 MiB
+	// AutoReplyPause is how long an out-of-office pauses an enrollment
+	// when it names no return date (default 3 days).
+	AutoReplyPause time.Duration
+}
+
+var _ inbound.Handler = (*Inbox)(nil)
+
+// HandleMessage implements inbound.Handler.
+func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
+	res, err := classify.Classify(m.Raw)
+	if err != nil {
+		// Not mail at all: keep nothing, but do not make the sender retry.
+		ib.log().Warn("inbound: unparsable message dropped", "source", m.Source, "from", m.From, "err", err)
+		return nil
+	}
+	hdr, _ := mail.ReadMessage(strings.NewReader(string(m.Raw)))
+	var msgID, fromAddr string
+	if hdr != nil {
+		msgID = strings.TrimSpace(hdr.Header.Get("Message-ID"))
+		if a, err := mail.ParseAddress(hdr.Header.Get("From")); err == nil {
+			fromAddr = strings.ToLower(a.Address)
+		}
+	}
+	match, by := ib.match(ctx, m, res, fromAddr)
+	to := m.To
+	if to == nil {
+		to = []string{}
+	}
+	rec := store.InboundRecord{Source: m.Source, EnvelopeFrom: m.From, EnvelopeTo: to, MessageID: msgID,
+		Class: string(res.Class), Rule: res.Rule, MatchedBy: by, Detail: map[string]any{}}
+	maxRaw := ib.MaxRaw
+	if maxRaw <= 0 {
+		maxRaw = 1 << 20
+	}
+	rec.Raw, rec.Truncated = m.Raw, len(m.Raw) > maxRaw
+	if rec.Truncated {
+		rec.Raw = m.Raw[:maxRaw]
+	}
+	if match != nil {
+		rec.Workspace, rec.EnrollmentID, rec.LeadID, rec.Step = &match.Workspace, &match.EnrollmentID, &match.LeadID, &match.Step
+	}
+	if res.Snippet != "" {
+		rec.Detail["snippet"] = res.Snippet
+	}
+	if len(res.Recipients) > 0 {
+		rec.Detail["recipients"] = res.Recipients
+	}
+	if res.ReturnDate != nil {
+		rec.Detail["return_date"] = res.ReturnDate
+	}
+	colleague := match != nil && fromAddr != "" && !strings.EqualFold(fromAddr, match.LeadEmail) && by != "verp" &&
+		domainOf(fromAddr) == domainOf(match.LeadEmail)
+	if colleague {
+		rec.Detail["colleague"] = fromAddr
+	}
+	return ib.Store.InTx(ctx, func(tx pgx.Tx) error {
+		id, fresh, err := ib.Store.InsertInbound(ctx, tx, rec)
+		if err != nil || !fresh || match == nil {
+			return err
+		}
+		return ib.apply(ctx, tx, id, res, *match, colleague, fromAddr)
+	})
+}
+
+func domainOf(addr string) string {
+	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+}
+
+func (ib *Inbox) match(ctx context.Context, m inbound.Message, res classify.Result, fromAddr string) (*store.TouchMatch, string) {
+	for _, rcpt := range m.To {
+		if en, step, err := message.ParseReturnPath(ib.VERPKey, rcpt); err == nil {
+			if tm, err := ib.Store.TouchByEnrollmentStep(ctx, en, step); err == nil {
+				return &tm, "verp"
+			}
+		}
+	}
+	ids := append([]string{res.OriginalMessageID}, res.References...)
+	if tm, err := ib.Store.TouchByMessageID(ctx, ids); err == nil {
+		return &tm, "in-reply-to"
+	}
+	if fromAddr != "" && res.Class != classify.ClassBounce && res.Class != classify.ClassComplaint {
+		if tm, err := ib.Store.LatestTouchToLead(ctx, fromAddr); err == nil {
+			return &tm, "sender"
+		}
+	}
+	return nil, ""
+}
+
+// apply carries out a classified message's effects, in the transaction that
+// stored it.
+func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res classify.Result, tm store.TouchMatch, colleague bool, fromAddr string) error {
+	ws := tm.Workspace
+	event := func(typ string, data map[string]any) error {
+		data["inbound_id"] = inboundID
+		data["enrollment_id"] = tm.EnrollmentID
+		data["step"] = tm.Step
+		return ib.Store.LeadEvent(ctx, tx, ws, tm.LeadID, typ, data)
+	}
+	switch res.Class {
+	case classify.ClassComplaint, classify.ClassUnsubscribe:
+		// Suppressed at once, everywhere in the workspace.
+		if err := ib.Store.SuppressTx(ctx, tx, ws, tm.LeadEmail, string(res.Class)); err != nil {
+			return err
+		}
+		if err := ib.Store.StopLeadEnrollments(ctx, tx, ws, tm.LeadID, string(res.Class)); err != nil {
+			return err
+		}
+		return event(string(res.Class), map[string]any{"rule": res.Rule})
+	case classify.ClassBounce:
+		for _, r := range res.Recipients {
+			switch r.Kind {
+			case classify.Hard:
+				// Only the address it is about; a DSN may list others.
+				if r.Address != "" && !strings.EqualFold(r.Address, tm.LeadEmail) {
+					continue
+				}
+				prev, err := ib.Store.MarkBounced(ctx, tx, ws, tm.LeadID, tm.LeadEmail, r.Status+" "+r.Diagnostic)
+				if err != nil {
+					return err
+				}
+				data := map[string]any{"status": r.Status, "diagnostic": r.Diagnostic, "verdict_before": prev}
+				if prev == "deliverable" {
+					// The verifier said it would not bounce: a miss, and
+					// its cached facts of the domain are suspect.
+					data["verifier_miss"] = true
+					if err := ib.Store.ForgetDomain(ctx, tx, domainOf(tm.LeadEmail)); err != nil {
+						return err
+					}
+				}
+				if err := event("hard_bounce", data); err != nil {
+					return err
+				}
+			case classify.Soft:
+				if err := event("soft_bounce", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic}); err != nil {
+					return err
+				}
+			case classify.Sender:
+				// The address is fine; the sender is in trouble.
+				if err := event("sender_rejection", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic, "mailbox_id": tm.MailboxID}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case classify.ClassAutoReply:
+		ok, err := ib.Store.PauseEnrollment(ctx, tx, tm.EnrollmentID, "auto_reply")
+		if err != nil || !ok {
+			return err
+		}
+		until := ib.resumeAt(ctx, tm, res)
+		opts := ResumeArgs{}.InsertOpts()
+		opts.ScheduledAt = until
+		client := ib.River
+		if c, err := river.ClientFromContextSafely[pgx.Tx](ctx); err == nil {
+			client = c // inside a worker (IMAP polling)
+		}
+		if client == nil {
+			return errors.New("sequencer: inbox has no River client to schedule the resume")
+		}
+		if _, err := client.InsertTx(ctx, tx, ResumeArgs{EnrollmentID: tm.EnrollmentID, Reason: "auto_reply"}, &opts); err != nil {
+			return err
+		}
+		return event("auto_reply", map[string]any{"resume_at": until, "rule": res.Rule})
+	case classify.ClassHumanReply:
+		if err := ib.Store.StopLeadEnrollments(ctx, tx, ws, tm.LeadID, "replied"); err != nil {
+			return err
+		}
+		sc, err := ib.Store.GetCadence(ctx, ws, tm.CadenceID)
+		if err != nil {
+			return err
+		}
+		if sc.StopDomainOnReply || colleague {
+			if err := ib.Store.StopDomainEnrollments(ctx, tx, ws, tm.CadenceID, domainOf(tm.LeadEmail), "colleague_replied"); err != nil {
+				return err
+			}
+		}
+		if _, err := ib.Store.PromoteLead(ctx, tx, ws, tm.LeadID, "prospect", "replied"); err != nil {
+			return err
+		}
+		data := map[string]any{"snippet": res.Snippet, "mailbox_id": tm.MailboxID, "from": fromAddr}
+		if colleague {
+			data["colleague"] = true
+		}
+		return event("replied", data)
+	}
+	return nil
+}
+
+// resumeAt is when an out-of-office pause ends: the next business day
+// after the return date, at the window's opening in the lead's zone, or
+// after the default pause.
+func (ib *Inbox) resumeAt(ctx context.Context, tm store.TouchMatch, res classify.Result) time.Time {
+	now := ib.now()
+	sc, err := ib.Store.GetCadence(ctx, tm.Workspace, tm.CadenceID)
+	if err != nil {
+		return now.Add(cmpDur(ib.AutoReplyPause, 72*time.Hour))
+	}
+	c, err := ib.LoadCadence(sc)
+	if err != nil {
+		return now.Add(cmpDur(ib.AutoReplyPause, 72*time.Hour))
+	}
+	lead, err := ib.Store.GetLead(ctx, tm.Workspace, tm.LeadID)
+	loc := c.loc
+	if err == nil {
+		loc = c.location(lead.Timezone)
+	}
+	if res.ReturnDate != nil && res.ReturnDate.After(now) {
+		return c.window.Due(*res.ReturnDate, calendar.Delay{BusinessDays: 1}, loc)
+	}
+	return c.window.NextOpen(now.Add(cmpDur(ib.AutoReplyPause, 72*time.Hour)), loc)
+}
+
+// ResumeArgs resumes an enrollment paused for a reason, if it still is.
+type ResumeArgs struct {
+	EnrollmentID int64  `json:"enrollment_id"`
+	Reason       string `json:"reason"`
+}
+
+// Kind implements river.JobArgs.
+func (ResumeArgs) Kind() string { return "resume_enrollment" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ResumeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSend, MaxAttempts: 20}
+}
+
+// ResumeWorker resumes enrollments paused by an auto-reply.
+type ResumeWorker struct {
+	river.WorkerDefaults[ResumeArgs]
+	Engine *Engine
+}
+
+// Work implements river.Worker.
+func (w *ResumeWorker) Work(ctx context.Context, job *river.Job[ResumeArgs]) error {
+	e := w.Engine
+	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+		en, err := e.Store.EnrollmentForUpdate(ctx, tx, job.Args.EnrollmentID)
+		if errors.Is(err, store.ErrNotFound) {
+			_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if en.State == "paused" && en.StateReason == job.Args.Reason {
+			if _, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"paused"}, "active", "resumed after "+job.Args.Reason); err != nil {
+				return err
+			}
+			t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, en.NextStep)
+			if err == nil && t.Status == "scheduled" {
+				now := e.now()
+				due := t.DueAt
+				if due.Before(now) {
+					due = now
+					if err := e.Store.RescheduleTouch(ctx, tx, en.ID, en.NextStep, due); err != nil {
+						return err
+					}
+				}
+				if err := insertTouch(ctx, tx, en.ID, en.NextStep, due, now); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+}

@@ -1,0 +1,219 @@
+package sequencer_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
+)
+
+// sent is what a lead received from the cadence.
+type sent struct {
+	messageID, subject, returnPath string
+}
+
+func firstMessages(t *testing.T, r *rig, n int) map[string]sent {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r.world.Messages()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d first emails", len(r.world.Messages()), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := map[string]sent{}
+	for _, m := range r.world.Messages() {
+		pm, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m.To[0]] = sent{pm.Header.Get("Message-ID"), pm.Header.Get("Subject"), m.From}
+	}
+	return out
+}
+
+func reply(from, to, inReplyTo, subject, body string, extra ...string) []byte {
+	h := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%d.%s>\r\nIn-Reply-To: %s\r\nReferences: %s\r\n",
+		from, to, subject, time.Now().Format(time.RFC1123Z), time.Now().UnixNano(), strings.ReplaceAll(from, "@", "."), inReplyTo, inReplyTo)
+	for _, e := range extra {
+		h += e + "\r\n"
+	}
+	return []byte(h + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
+}
+
+func dsn(verp, rcpt, status, diag, origID string) []byte {
+	b := "dsnboundary42"
+	return []byte("From: Mail Delivery System <MAILER-DAEMON@mx.prospect.test>\r\n" +
+		"To: " + verp + "\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\n" +
+		"Message-ID: <dsn." + fmt.Sprint(time.Now().UnixNano()) + "@mx.prospect.test>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"" + b + "\"\r\n\r\n" +
+		"--" + b + "\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\r\n" +
+		"--" + b + "\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.prospect.test\r\n\r\n" +
+		"Final-Recipient: rfc822; " + rcpt + "\r\nOriginal-Recipient: rfc822; " + rcpt + "\r\nAction: failed\r\nStatus: " + status + "\r\n" +
+		"Diagnostic-Code: smtp; " + diag + "\r\n\r\n" +
+		"--" + b + "\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: " + origID + "\r\nFrom: Ana Ruiz <ana@sender.test>\r\nTo: " + rcpt + "\r\nSubject: Quick question\r\n\r\n" +
+		"--" + b + "--\r\n")
+}
+
+// TestRepliesAndBounces runs a cadence and answers it as recipients would:
+// a human reply, an out-of-office, a hard bounce over the inbound SMTP
+// server to the VERP address, an unsubscribe request, and a colleague's
+// reply. Each has its effect, once, and the next touch does not go out.
+func TestRepliesAndBounces(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(1000)
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "replies", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+		Steps: []sequencer.Step{
+			{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}}, hiring?"},
+			{Channel: "email", Delay: "3s", Thread: true, Body: "Following up."},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.op.Launch(ctx, r.ws.ID, c.ID, false)
+	req := sequencer.EnrollRequest{Start: "now"}
+	for i := range 6 {
+		req.Leads = append(req.Leads, store.LeadInput{Email: fmt.Sprintf("lead%d@prospect.test", i), FirstName: fmt.Sprintf("L%d", i)})
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr := map[string]int64{}
+	for _, o := range out {
+		enr[o.Email] = o.EnrollmentID
+	}
+	first := firstMessages(t, r, 6)
+	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+	deliver := func(raw []byte, to ...string) {
+		t.Helper()
+		if err := inbox.HandleMessage(ctx, inbound.Message{Source: "smtp", To: to, Raw: raw, Received: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// 1. A human reply: stopped before the next touch, promoted.
+	hr := reply("L0 <lead0@prospect.test>", "ana@sender.test", first["lead0@prospect.test"].messageID, "Re: Quick question",
+		"Yes, we are hiring. Can you call me on Tuesday?\r\n\r\nOn Mon, Ana wrote:\r\n> Hi L0, hiring?")
+	deliver(hr)
+	deliver(hr) // delivered twice: acted on once
+
+	// 2. Out of office: paused, resumes after the return date.
+	deliver(reply("L1 <lead1@prospect.test>", "ana@sender.test", first["lead1@prospect.test"].messageID,
+		"Out of Office: Quick question", "I am out of the office until next Monday with limited access to email.", "Auto-Submitted: auto-replied"))
+
+	// 3. A hard bounce, through the inbound SMTP server, to the VERP
+	// return path of lead2's first touch.
+	srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{"bounces.sender.test"}, Hostname: "in.sender.test"}, inbox)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	verp := first["lead2@prospect.test"].returnPath
+	sc, err := smtp.Dial(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.SendMail("", []string{verp}, bytes.NewReader(dsn(verp, "lead2@prospect.test", "5.1.1",
+		"550 5.1.1 <lead2@prospect.test>: Recipient address rejected: User unknown", first["lead2@prospect.test"].messageID))); err != nil {
+		t.Fatalf("DSN over inbound SMTP: %v", err)
+	}
+	sc.Quit()
+
+	// 4. An unsubscribe request by reply.
+	deliver(reply("lead3@prospect.test", "ana@sender.test", first["lead3@prospect.test"].messageID, "Re: Quick question", "Please remove me from your list."))
+
+	// Let the second touch fall due for the others.
+	time.Sleep(4 * time.Second)
+
+	check := func(email, state, reason string) store.Enrollment {
+		t.Helper()
+		e, err := r.st.GetEnrollment(ctx, r.ws.ID, enr[email])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.State != state || (reason != "" && e.StateReason != reason) {
+			t.Fatalf("%s: enrollment %s (%s), want %s (%s)", email, e.State, e.StateReason, state, reason)
+		}
+		return e
+	}
+	e0 := check("lead0@prospect.test", "stopped", "replied")
+	if e0.Touches[1].Status == "sent" {
+		t.Fatal("the next touch went out after the reply")
+	}
+	lead0, _ := r.st.GetLead(ctx, r.ws.ID, e0.LeadID)
+	if lead0.Stage != "prospect" {
+		t.Fatalf("stage %s", lead0.Stage)
+	}
+	events, _ := r.st.LeadEvents(ctx, r.ws.ID, e0.LeadID)
+	replies := 0
+	for _, ev := range events {
+		if ev.Type == "replied" {
+			replies++
+			if !strings.Contains(fmt.Sprint(ev.Data["snippet"]), "we are hiring") || strings.Contains(fmt.Sprint(ev.Data["snippet"]), "Ana wrote") {
+				t.Fatalf("snippet %q", ev.Data["snippet"])
+			}
+		}
+	}
+	if replies != 1 {
+		t.Fatalf("%d reply events for one reply delivered twice", replies)
+	}
+	check("lead1@prospect.test", "paused", "auto_reply")
+	e2 := check("lead2@prospect.test", "stopped", "bounced")
+	l2, _ := r.st.GetLead(ctx, r.ws.ID, e2.LeadID)
+	if l2.Verification == nil || l2.Verification.Status != "undeliverable" || l2.Verification.Reason != "bounced" {
+		t.Fatalf("lead2 verdict %+v", l2.Verification)
+	}
+	if ok, _ := r.st.IsSuppressed(ctx, r.ws.ID, "lead2@prospect.test"); !ok {
+		t.Fatal("bounced address not suppressed")
+	}
+	ev2, _ := r.st.LeadEvents(ctx, r.ws.ID, e2.LeadID)
+	miss := false
+	for _, ev := range ev2 {
+		if ev.Type == "hard_bounce" && ev.Data["verifier_miss"] == true {
+			miss = true
+		}
+	}
+	if !miss {
+		t.Fatalf("a bounce of a deliverable verdict not recorded as a verifier miss: %+v", ev2)
+	}
+	check("lead3@prospect.test", "stopped", "unsubscribe")
+	if ok, _ := r.st.IsSuppressed(ctx, r.ws.ID, "lead3@prospect.test"); !ok {
+		t.Fatal("unsubscribe request not suppressed")
+	}
+	// Untouched by all this, lead4 got its second email.
+	e4 := check("lead4@prospect.test", "finished", "")
+	if e4.Touches[1].Status != "sent" {
+		t.Fatalf("lead4 touches %+v", e4.Touches)
+	}
+
+	// 5. A colleague answers lead5's (finished) thread: matched by
+	// In-Reply-To, recorded as a colleague reply, lead5 promoted.
+	deliver(reply("Boss <boss@prospect.test>", "ana@sender.test", first["lead5@prospect.test"].messageID, "Re: Quick question", "I handle hiring here, let's talk."))
+	e5, _ := r.st.GetEnrollment(ctx, r.ws.ID, enr["lead5@prospect.test"])
+	l5, _ := r.st.GetLead(ctx, r.ws.ID, e5.LeadID)
+	ev5, _ := r.st.LeadEvents(ctx, r.ws.ID, e5.LeadID)
+	colleague := false
+	for _, ev := range ev5 {
+		if ev.Type == "replied" && ev.Data["colleague"] == true {
+			colleague = true
+		}
+	}
+	if l5.Stage != "prospect" || !colleague {
+		t.Fatalf("colleague reply: stage %s, events %+v", l5.Stage, ev5)
+	}
+}
