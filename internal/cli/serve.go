@@ -21,6 +21,7 @@ import (
 
 	"github.com/touchline/touchline/internal/demo"
 	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/secret"
@@ -166,6 +167,8 @@ type processFlags struct {
 	bounceDomain    string
 	senders         int
 	smtpInsecure    bool
+	inboundListen   string
+	trackingDomains listFlag
 	verify          verifyFlags
 }
 
@@ -179,6 +182,8 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 		fs.IntVar(&p.maxRows, "max-rows", 1_000_000, "most rows in one upload")
 		fs.DurationVar(&p.verifyTimeout, "verify-timeout", 30*time.Second, "time limit of POST /v1/verify")
 		fs.StringVar(&p.adminPassword, "admin-password", "", "password for the River UI at /riverui/ in a browser (any user name); API keys work too")
+		fs.StringVar(&p.inboundListen, "inbound-listen", "", "`address` of the inbound SMTP server for bounces and replies (e.g. :25); off when empty")
+		fs.Var(&p.trackingDomains, "tracking-domain", "recipient `domain` the inbound SMTP server accepts (repeatable; default: --bounce-domain)")
 		fs.StringVar(&p.demoUpload, "demo-upload", "", "after start, create a demo workspace and key and upload this CSV `file` (used by make run)")
 	}
 	fs.IntVar(&p.workers, "workers", 8, "verification batches worked at once by this process")
@@ -423,6 +428,30 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 	stopRiver := func() {}
 	if workers > 0 {
 		stopRiver = pr.runRiver(ctx, p.shutdownTimeout)
+	}
+	if p.inboundListen != "" {
+		if pr.engine == nil {
+			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs TOUCHLINE_SECRET_KEY (VERP return paths are signed with it)")
+			return ExitUsage
+		}
+		domains := p.trackingDomains
+		if len(domains) == 0 && p.bounceDomain != "" {
+			domains = listFlag{p.bounceDomain}
+		}
+		if len(domains) == 0 {
+			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs --tracking-domain or --bounce-domain: an inbound server must not accept mail for any domain")
+			return ExitUsage
+		}
+		iln, err := net.Listen("tcp", p.inboundListen)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline serve: inbound SMTP: %v\n", err)
+			return ExitError
+		}
+		isrv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: domains, Hostname: p.verify.helo, Logger: pr.log},
+			&sequencer.Inbox{Engine: pr.engine, River: pr.river})
+		go isrv.Serve(iln)
+		defer isrv.Close()
+		pr.log.Info("inbound SMTP", "addr", iln.Addr().String(), "domains", strings.Join(domains, ","))
 	}
 	base := "http://" + hostPort(ln.Addr())
 	pr.log.Info("serving", "url", base, "workers", workers, "riverui", base+"/riverui/")
