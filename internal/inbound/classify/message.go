@@ -17,8 +17,9 @@ import (
 // Limits that keep a hostile message from costing more than a large real
 // one.
 const (
-	maxDepth = 8
-	maxParts = 200
+	maxDepth      = 8
+	maxParts      = 200
+	maxRecipients = 1000
 )
 
 // entity is one MIME entity with its transfer encoding removed.
@@ -35,12 +36,13 @@ type entity struct {
 // read. ok is false when the input does not start with a header field.
 func parseHeader(b []byte) (h textproto.MIMEHeader, body []byte, ok bool) {
 	h = textproto.MIMEHeader{}
-	var name, value string
+	var name string
+	var value []string
 	flush := func() {
 		if name != "" {
-			h[name] = append(h[name], strings.TrimSpace(value))
+			h[name] = append(h[name], strings.TrimSpace(strings.Join(value, " ")))
 		}
-		name, value = "", ""
+		name, value = "", nil
 	}
 	rest := b
 	n := 0
@@ -57,7 +59,7 @@ func parseHeader(b []byte) (h textproto.MIMEHeader, body []byte, ok bool) {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if name != "" {
-				value += " " + strings.TrimSpace(string(line))
+				value = append(value, strings.TrimSpace(string(line)))
 			}
 			continue
 		}
@@ -71,7 +73,7 @@ func parseHeader(b []byte) (h textproto.MIMEHeader, body []byte, ok bool) {
 		}
 		flush()
 		name = textproto.CanonicalMIMEHeaderKey(string(line[:colon]))
-		value = string(line[colon+1:])
+		value = []string{string(line[colon+1:])}
 		n++
 	}
 	flush()

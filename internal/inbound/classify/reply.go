@@ -138,6 +138,12 @@ var (
 // newText returns what the author of a reply wrote: the text before the
 // quoted history and the signature, without "> " lines.
 func newText(text string) string {
+	// What the author wrote comes first; past this nothing the rules read
+	// (snippet, a 40-word request, a return date) is found.
+	const maxScan = 64 << 10
+	if len(text) > maxScan {
+		text = strings.ToValidUTF8(text[:maxScan], "")
+	}
 	lines := strings.Split(text, "\n")
 	var out []string
 	for i := 0; i < len(lines); i++ {

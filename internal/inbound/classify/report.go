@@ -21,11 +21,19 @@ func parseBlocks(body string) []fieldBlock {
 	var blocks []fieldBlock
 	cur := fieldBlock{}
 	last := ""
+	var value []string
+	end := func() {
+		if last != "" {
+			cur[last] = append(cur[last], strings.Join(value, " "))
+		}
+		last, value = "", nil
+	}
 	flush := func() {
+		end()
 		if len(cur) > 0 {
 			blocks = append(blocks, cur)
 		}
-		cur, last = fieldBlock{}, ""
+		cur = fieldBlock{}
 	}
 	for _, line := range strings.Split(body, "\n") {
 		line = strings.TrimRight(line, "\r")
@@ -34,16 +42,16 @@ func parseBlocks(body string) []fieldBlock {
 			continue
 		}
 		if (line[0] == ' ' || line[0] == '\t') && last != "" {
-			v := cur[last]
-			v[len(v)-1] += " " + strings.TrimSpace(line)
+			value = append(value, strings.TrimSpace(line))
 			continue
 		}
+		end()
 		i := strings.IndexByte(line, ':')
 		if i <= 0 {
 			continue
 		}
 		last = strings.ToLower(strings.TrimSpace(line[:i]))
-		cur[last] = append(cur[last], strings.TrimSpace(line[i+1:]))
+		value = []string{strings.TrimSpace(line[i+1:])}
 	}
 	flush()
 	return blocks
@@ -201,7 +209,7 @@ func deliveryStatus(root *entity) (res Result, ok bool) {
 			success++
 			continue
 		}
-		if addr == "" && diag == "" && b.get("status") == "" {
+		if addr == "" && diag == "" && b.get("status") == "" || len(res.Recipients) >= maxRecipients {
 			continue
 		}
 		kind, reason := kindOf(st, action, diag)

@@ -126,6 +126,12 @@ type dateHit struct {
 // returnDate finds the day an auto-reply says its author is back; see the
 // package comment for the rules.
 func returnDate(text string, ref time.Time, hasRef bool) *time.Time {
+	// People state the return day near the top; the cap keeps a huge
+	// auto-reply from costing the date patterns' full price.
+	const maxScan = 8 << 10
+	if len(text) > maxScan {
+		text = strings.ToValidUTF8(text[:maxScan], "")
+	}
 	t := strings.ToLower(text)
 	var hits []dateHit
 	add := func(re *regexp.Regexp, f func(m []string) []dateHit) {

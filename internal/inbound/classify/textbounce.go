@@ -157,6 +157,9 @@ func joinTrim(lines []string) string {
 // addRecipient adds r or, when its address is already listed, keeps the
 // diagnostic that carries a status code.
 func addRecipient(list []Recipient, r Recipient) []Recipient {
+	if len(list) >= maxRecipients {
+		return list
+	}
 	r.Address = cleanAddress(r.Address)
 	for i := range list {
 		if strings.EqualFold(list[i].Address, r.Address) {
