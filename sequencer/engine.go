@@ -249,6 +249,11 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	if err != nil {
 		return err
 	}
+	if m.PausedReason != "" {
+		// The sender is in trouble; the touch waits for a person to resume
+		// the mailbox, and checks again in an hour.
+		return river.JobSnooze(time.Hour)
+	}
 	raw, msgID, variant, subject, err := e.compose(lead, en, m, c, step, args.Step, now)
 	var mfe *template.MissingFieldError
 	if errors.As(err, &mfe) {

@@ -3,6 +3,7 @@ package sequencer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -166,6 +167,9 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 				if err := event("hard_bounce", data); err != nil {
 					return err
 				}
+				if err := ib.guard(ctx, tx, tm, "hard_bounce"); err != nil {
+					return err
+				}
 			case classify.Soft:
 				if err := event("soft_bounce", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic}); err != nil {
 					return err
@@ -173,6 +177,9 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 			case classify.Sender:
 				// The address is fine; the sender is in trouble.
 				if err := event("sender_rejection", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic, "mailbox_id": tm.MailboxID}); err != nil {
+					return err
+				}
+				if err := ib.guard(ctx, tx, tm, "sender_rejection"); err != nil {
 					return err
 				}
 			}
@@ -218,6 +225,49 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 			data["colleague"] = true
 		}
 		return event("replied", data)
+	}
+	return nil
+}
+
+// Guardrails: more than GuardLimit of the last GuardWindow sends coming
+// back hard-bounced pauses the cadence (the list is bad); as many
+// sender-side rejections pause the mailbox (the sender is in trouble).
+// Each knows its cause and never trips for the other's. A person resumes.
+const (
+	GuardWindow = 100
+	GuardLimit  = 3 // 3%
+)
+
+func (ib *Inbox) guard(ctx context.Context, tx pgx.Tx, tm store.TouchMatch, outcome string) error {
+	if err := ib.Store.SetTouchOutcome(ctx, tx, tm.EnrollmentID, tm.Step, outcome); err != nil {
+		return err
+	}
+	switch outcome {
+	case "hard_bounce":
+		sends, hits, err := ib.Store.RecentOutcomes(ctx, tx, tm.CadenceID, 0, GuardWindow, outcome)
+		if err != nil || hits <= GuardLimit {
+			return err
+		}
+		reason := fmt.Sprintf("bounce_rate: %d hard bounces in the last %d sends (limit %d%%)", hits, sends, GuardLimit*100/GuardWindow)
+		paused, err := ib.Store.PauseCadenceFor(ctx, tx, tm.CadenceID, reason)
+		if err != nil || !paused {
+			return err
+		}
+		ib.log().Warn("cadence paused by the bounce guardrail", "cadence", tm.CadenceID, "reason", reason)
+	case "sender_rejection":
+		if tm.MailboxID == nil {
+			return nil
+		}
+		sends, hits, err := ib.Store.RecentOutcomes(ctx, tx, 0, *tm.MailboxID, GuardWindow, outcome)
+		if err != nil || hits <= GuardLimit {
+			return err
+		}
+		reason := fmt.Sprintf("sender_rejections: %d in the last %d sends (limit %d%%)", hits, sends, GuardLimit*100/GuardWindow)
+		paused, err := ib.Store.PauseMailbox(ctx, tx, *tm.MailboxID, reason)
+		if err != nil || !paused {
+			return err
+		}
+		ib.log().Warn("mailbox paused by the sender-rejection guardrail", "mailbox", *tm.MailboxID, "reason", reason)
 	}
 	return nil
 }

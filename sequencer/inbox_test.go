@@ -217,3 +217,70 @@ func TestRepliesAndBounces(t *testing.T) {
 		t.Fatalf("colleague reply: stage %s, events %+v", l5.Stage, ev5)
 	}
 }
+
+// TestGuardrailsKnowTheCause: hard bounces pause the cadence (the list is
+// bad) and leave the mailbox alone; sender-side rejections pause the
+// mailbox (the sender is in trouble) and leave the cadence alone.
+func TestGuardrailsKnowTheCause(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	ip, _ := r.world.HostIP("smtp.sender.test")
+	zero := 0
+	mk := func(addr string) store.Mailbox {
+		m, err := r.op.CreateMailbox(ctx, r.ws.ID, sequencer.MailboxInput{FromAddress: addr, SMTPHost: ip.String(), SMTPPort: r.world.SMTPPort(),
+			DailyCap: 1000, MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "s1", DKIMPrivateKey: r.dkim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	run := func(name string, m store.Mailbox, from int) (store.Cadence, map[string]sent) {
+		c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: name, Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+			Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.op.Launch(ctx, r.ws.ID, c.ID, false)
+		req := sequencer.EnrollRequest{Start: "now"}
+		for i := from; i < from+10; i++ {
+			req.Leads = append(req.Leads, store.LeadInput{Email: fmt.Sprintf("lead%d@prospect.test", i), FirstName: "X"})
+		}
+		if _, err := r.op.Enroll(ctx, r.ws.ID, c.ID, req); err != nil {
+			t.Fatal(err)
+		}
+		return c, firstMessages(t, r, from+10)
+	}
+	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+	bounce := func(s sent, rcpt, status, diag string) {
+		t.Helper()
+		if err := inbox.HandleMessage(ctx, inbound.Message{Source: "smtp", To: []string{s.returnPath}, Raw: dsn(s.returnPath, rcpt, status, diag, s.messageID)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m1, m2 := mk("one@sender.test"), mk("two@sender.test")
+	c1, first := run("bad list", m1, 0)
+	for i := range 4 {
+		a := fmt.Sprintf("lead%d@prospect.test", i)
+		bounce(first[a], a, "5.1.1", "550 5.1.1 User unknown")
+	}
+	c2, second := run("troubled sender", m2, 10)
+	for i := 10; i < 14; i++ {
+		a := fmt.Sprintf("lead%d@prospect.test", i)
+		bounce(second[a], a, "5.7.26", "550 5.7.26 Unauthenticated email from sender.test is not accepted due to domain's DMARC policy")
+	}
+	g1, _ := r.st.GetCadence(ctx, r.ws.ID, c1.ID)
+	g2, _ := r.st.GetCadence(ctx, r.ws.ID, c2.ID)
+	mb1, _ := r.st.GetMailbox(ctx, r.ws.ID, m1.ID)
+	mb2, _ := r.st.GetMailbox(ctx, r.ws.ID, m2.ID)
+	if g1.Status != "paused" || !strings.HasPrefix(g1.PausedReason, "bounce_rate") || mb1.PausedReason != "" {
+		t.Fatalf("hard bounces: cadence %s (%s), mailbox paused %q", g1.Status, g1.PausedReason, mb1.PausedReason)
+	}
+	if g2.Status != "active" || !strings.HasPrefix(mb2.PausedReason, "sender_rejections") {
+		t.Fatalf("sender rejections: cadence %s (%s), mailbox paused %q", g2.Status, g2.PausedReason, mb2.PausedReason)
+	}
+	// Sender-side rejections leave the addresses alone.
+	if ok, _ := r.st.IsSuppressed(ctx, r.ws.ID, "lead10@prospect.test"); ok {
+		t.Fatal("a sender-side rejection suppressed the recipient")
+	}
+}

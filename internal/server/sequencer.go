@@ -19,6 +19,8 @@ func (s *Server) sequencerRoutes() []route {
 	return []route{
 		{"POST", "/v1/mailboxes", true, s.createMailbox},
 		{"GET", "/v1/mailboxes", true, s.listMailboxes},
+		{"POST", "/v1/mailboxes/{id}/resume", true, s.resumeMailbox},
+		{"POST", "/v1/leads/{id}/disposition", true, s.disposition},
 		{"POST", "/v1/cadences", true, s.createCadence},
 		{"GET", "/v1/cadences/{id}", true, s.getCadence},
 		{"POST", "/v1/cadences/{id}/launch", true, s.launchCadence},
@@ -144,6 +146,54 @@ func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request) {
 		domains = append(domains, domainOut{d, byDomain[d], byDomain[d] >= bulkSenderThreshold})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mailboxes": out, "sending_domains": domains})
+}
+
+func (s *Server) resumeMailbox(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := s.cfg.Store.ResumeMailbox(r.Context(), workspaceOf(r).ID, id); err != nil {
+		s.notFoundOr(w, r, err, "Mailbox")
+		return
+	}
+	m, err := s.cfg.Store.GetMailbox(r.Context(), workspaceOf(r).ID, id)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// disposition gives a lead its outcome: every lead gets one.
+func (s *Server) disposition(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Disposition string `json:"disposition"`
+		Reason      string `json:"reason"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	switch req.Disposition {
+	case "convert", "recycle", "disqualify":
+	default:
+		problem(w, http.StatusUnprocessableEntity, "invalid", "Invalid disposition", fmt.Sprintf("disposition %q: want convert, recycle or disqualify", req.Disposition))
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		problem(w, http.StatusUnprocessableEntity, "invalid", "Invalid disposition", "a reason is required")
+		return
+	}
+	l, err := s.cfg.Store.Disposition(r.Context(), workspaceOf(r).ID, id, req.Disposition, req.Reason)
+	if err != nil {
+		s.notFoundOr(w, r, err, "Lead")
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
 }
 
 func (s *Server) createCadence(w http.ResponseWriter, r *http.Request) {

@@ -965,3 +965,29 @@ func TestCadenceScheduleAPI(t *testing.T) {
 		t.Fatalf("New York schedule %+v", ny)
 	}
 }
+
+func TestDispositionAndMailboxResumeAPI(t *testing.T) {
+	t.Parallel()
+	e := newSeqEnv(t)
+	key := e.key("disp")
+	ws := workspaceID(t, e.env, key)
+	l := e.lead(ws, store.LeadInput{Email: "lead7@prospect.test", FirstName: "G"})
+	path := fmt.Sprintf("/v1/leads/%d/disposition", l.ID)
+	expectProblem(t, e.post(path, key, map[string]string{"disposition": "convert"}), 422, "invalid")
+	expectProblem(t, e.post(path, key, map[string]string{"disposition": "promote", "reason": "x"}), 422, "invalid")
+	expectProblem(t, e.post(path, e.key("other"), map[string]string{"disposition": "convert", "reason": "x"}), 404, "not_found")
+	got := unmarshal[store.Lead](t, expectStatus(t, e.post(path, key, map[string]string{"disposition": "convert", "reason": "meeting booked"}), 200))
+	if got.Stage != "opportunity" {
+		t.Fatalf("stage %s", got.Stage)
+	}
+	stages, err := e.st.LeadStages(context.Background(), ws, l.ID)
+	if err != nil || len(stages) != 1 || stages[0]["to"] != "opportunity" || stages[0]["reason"] != "convert: meeting booked" {
+		t.Fatalf("stage history %v %v", stages, err)
+	}
+	m := e.createMailbox(key, e.senderMailbox())
+	resp := e.post(fmt.Sprintf("/v1/mailboxes/%d/resume", m.ID), key, nil)
+	if mb := unmarshal[store.Mailbox](t, expectStatus(t, resp, 200)); mb.PausedReason != "" {
+		t.Fatalf("mailbox %+v", mb)
+	}
+	expectProblem(t, e.post("/v1/mailboxes/999999/resume", key, nil), 404, "not_found")
+}

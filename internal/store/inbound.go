@@ -201,3 +201,74 @@ func (s *Store) LeadStages(ctx context.Context, ws, leadID int64) ([]map[string]
 	}
 	return out, rows.Err()
 }
+
+// SetTouchOutcome records what came back for a sent touch.
+func (s *Store) SetTouchOutcome(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, outcome string) error {
+	_, err := tx.Exec(ctx, `UPDATE touches SET outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step, outcome)
+	return err
+}
+
+// RecentOutcomes counts, among the last n sent touches of a cadence (or of
+// a mailbox when cadenceID is 0), how many came back with outcome.
+func (s *Store) RecentOutcomes(ctx context.Context, tx pgx.Tx, cadenceID, mailboxID int64, n int, outcome string) (sends, hits int, err error) {
+	err = tx.QueryRow(ctx, `
+		SELECT count(*), count(*) FILTER (WHERE outcome = $4) FROM (
+			SELECT t.outcome FROM touches t JOIN enrollments e ON e.id = t.enrollment_id
+			WHERE t.status = 'sent' AND (($1 <> 0 AND e.cadence_id = $1) OR ($1 = 0 AND t.mailbox_id = $2))
+			ORDER BY t.sent_at DESC LIMIT $3) last`, cadenceID, mailboxID, n, outcome).Scan(&sends, &hits)
+	return sends, hits, err
+}
+
+// PauseCadenceFor pauses an active cadence with a reason; false when it was
+// not active.
+func (s *Store) PauseCadenceFor(ctx context.Context, tx pgx.Tx, cadenceID int64, reason string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE cadences SET status = 'paused', paused_reason = $2 WHERE id = $1 AND status = 'active'`, cadenceID, reason)
+	return tag.RowsAffected() == 1, err
+}
+
+// PauseMailbox stops a mailbox from sending until a person resumes it;
+// false when it was already paused.
+func (s *Store) PauseMailbox(ctx context.Context, tx pgx.Tx, mailboxID int64, reason string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE mailboxes SET paused_reason = $2 WHERE id = $1 AND paused_reason IS NULL`, mailboxID, reason)
+	return tag.RowsAffected() == 1, err
+}
+
+// ResumeMailbox lets a paused mailbox send again.
+func (s *Store) ResumeMailbox(ctx context.Context, ws, mailboxID int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE mailboxes SET paused_reason = NULL WHERE id = $1 AND workspace_id = $2`, mailboxID, ws)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// Disposition sets a lead's outcome - convert (stage opportunity),
+// recycle or disqualify - with a reason, in the stage history.
+func (s *Store) Disposition(ctx context.Context, ws, leadID int64, disposition, reason string) (Lead, error) {
+	stage := map[string]string{"convert": "opportunity", "recycle": "recycled", "disqualify": "disqualified"}[disposition]
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var from string
+		err := tx.QueryRow(ctx, `SELECT stage FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&from)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE leads SET stage = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2`, leadID, ws, stage); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO lead_stages (workspace_id, lead_id, from_stage, to_stage, reason) VALUES ($1, $2, $3, $4, $5)`,
+			ws, leadID, from, stage, disposition+": "+reason); err != nil {
+			return err
+		}
+		if disposition != "convert" {
+			return s.StopLeadEnrollments(ctx, tx, ws, leadID, disposition)
+		}
+		return nil
+	})
+	if err != nil {
+		return Lead{}, err
+	}
+	return s.GetLead(ctx, ws, leadID)
+}

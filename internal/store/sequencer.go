@@ -28,6 +28,7 @@ type Mailbox struct {
 	Timezone           string    `json:"timezone"`
 	DKIMDomain         string    `json:"dkim_domain,omitempty"`
 	DKIMSelector       string    `json:"dkim_selector,omitempty"`
+	PausedReason       string    `json:"paused_reason,omitempty"` // set by the guardrail on sender-side rejections
 	HasPassword        bool      `json:"has_password"`
 	HasDKIMKey         bool      `json:"has_dkim_key"`
 	CreatedAt          time.Time `json:"created_at"`
@@ -39,13 +40,13 @@ type Mailbox struct {
 
 const mailboxColumns = `id, workspace_id, from_address, from_name, smtp_host, smtp_port, smtp_security, smtp_username,
 	COALESCE(smtp_password_sealed, ''), daily_cap, min_spacing_seconds, jitter_seconds, ramp_start_cap, ramp_daily_increment,
-	timezone, COALESCE(dkim_domain, ''), COALESCE(dkim_selector, ''), COALESCE(dkim_key_sealed, ''), created_at`
+	timezone, COALESCE(dkim_domain, ''), COALESCE(dkim_selector, ''), COALESCE(dkim_key_sealed, ''), created_at, COALESCE(paused_reason, '')`
 
 func scanMailbox(row pgx.Row) (Mailbox, error) {
 	var m Mailbox
 	err := row.Scan(&m.ID, &m.Workspace, &m.FromAddress, &m.FromName, &m.SMTPHost, &m.SMTPPort, &m.SMTPSecurity, &m.SMTPUsername,
 		&m.PasswordSealed, &m.DailyCap, &m.MinSpacingSeconds, &m.JitterSeconds, &m.RampStartCap, &m.RampDailyIncrement,
-		&m.Timezone, &m.DKIMDomain, &m.DKIMSelector, &m.DKIMKeySealed, &m.CreatedAt)
+		&m.Timezone, &m.DKIMDomain, &m.DKIMSelector, &m.DKIMKeySealed, &m.CreatedAt, &m.PausedReason)
 	m.HasPassword, m.HasDKIMKey = m.PasswordSealed != "", m.DKIMKeySealed != ""
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrNotFound
@@ -125,15 +126,16 @@ type Cadence struct {
 	LaunchedAt  *time.Time      `json:"launched_at,omitempty"`
 	// StopDomainOnReply: a reply from one lead stops the cadence for
 	// every lead at the same domain.
-	StopDomainOnReply bool  `json:"stop_domain_on_reply"`
-	Workspace         int64 `json:"-"`
+	StopDomainOnReply bool   `json:"stop_domain_on_reply"`
+	PausedReason      string `json:"paused_reason,omitempty"` // why a guardrail paused it
+	Workspace         int64  `json:"-"`
 }
 
-const cadenceColumns = `id, workspace_id, name, status, send_window, risky_policy, mailbox_ids, steps, created_at, launched_at, stop_domain_on_reply`
+const cadenceColumns = `id, workspace_id, name, status, send_window, risky_policy, mailbox_ids, steps, created_at, launched_at, stop_domain_on_reply, COALESCE(paused_reason, '')`
 
 func scanCadence(row pgx.Row) (Cadence, error) {
 	var c Cadence
-	err := row.Scan(&c.ID, &c.Workspace, &c.Name, &c.Status, &c.Window, &c.RiskyPolicy, &c.MailboxIDs, &c.Steps, &c.CreatedAt, &c.LaunchedAt, &c.StopDomainOnReply)
+	err := row.Scan(&c.ID, &c.Workspace, &c.Name, &c.Status, &c.Window, &c.RiskyPolicy, &c.MailboxIDs, &c.Steps, &c.CreatedAt, &c.LaunchedAt, &c.StopDomainOnReply, &c.PausedReason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -163,7 +165,8 @@ func (s *Store) GetCadence(ctx context.Context, ws, id int64) (Cadence, error) {
 // SetCadenceStatus moves a cadence from one of from to to.
 func (s *Store) SetCadenceStatus(ctx context.Context, ws, id int64, from []string, to string) (Cadence, error) {
 	c, err := scanCadence(s.pool.QueryRow(ctx, `
-		UPDATE cadences SET status = $4, launched_at = CASE WHEN $4 = 'active' THEN COALESCE(launched_at, now()) ELSE launched_at END
+		UPDATE cadences SET status = $4, launched_at = CASE WHEN $4 = 'active' THEN COALESCE(launched_at, now()) ELSE launched_at END,
+			paused_reason = CASE WHEN $4 = 'active' THEN NULL ELSE paused_reason END
 		WHERE id = $1 AND workspace_id = $2 AND status = ANY($3) RETURNING `+cadenceColumns, id, ws, from, to))
 	if errors.Is(err, ErrNotFound) {
 		cur, gerr := s.GetCadence(ctx, ws, id)
