@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer/calendar"
@@ -65,6 +67,8 @@ type Engine struct {
 	JobTimeout time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+
+	keys sync.Map // mailbox ID → cachedKey
 }
 
 func (e *Engine) now() time.Time {
@@ -306,11 +310,21 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			}
 			return complete(tx)
 		}
-		claim, err = e.Store.ClaimSend(ctx, tx, m, capToday(m, now), day, now, now.Add(spacing), en.ID, args.Step, msgID, variant)
+		claim, err = e.Store.ClaimSend(ctx, tx, m, capToday(m, now), day, spacing, en.ID, args.Step, msgID, variant)
 		return err
 	})
 	if err != nil || already != "" {
 		return err
+	}
+	if !claim.Claimed && claim.Why == "spacing" && claim.Wait < 2*nearDue {
+		// Another touch of this mailbox just went: wait out the spacing
+		// here rather than a snooze's round trip through the scheduler.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(claim.Wait):
+		}
+		return e.touch(ctx, job)
 	}
 	if !claim.Claimed {
 		retry := claim.RetryAt
@@ -318,7 +332,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			// Capacity is gone for today: the next day's window, never dropped.
 			retry = c.window.NextOpen(nextDayStart(now, mloc), loc)
 		}
-		return river.JobSnooze(max(retry.Sub(now), time.Second))
+		return river.JobSnooze(max(retry.Sub(now), 100*time.Millisecond))
 	}
 
 	from := m.FromAddress
@@ -342,6 +356,10 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		var se *SendError
 		switch {
 		case sendErr == nil:
+			metrics.TouchesSent.WithLabelValues("sent").Inc()
+			if due := touchDue(en, args.Step); !due.IsZero() {
+				metrics.SchedulerLag.Observe(max(now.Sub(due), 0).Seconds())
+			}
 			if err := e.Store.MarkSent(ctx, tx, en.ID, args.Step, "accepted"); err != nil {
 				return err
 			}
@@ -359,6 +377,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			}
 			return complete(tx)
 		case errors.As(sendErr, &se) && se.Uncertain:
+			metrics.TouchesSent.WithLabelValues("uncertain").Inc()
 			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "uncertain", sendErr.Error()); err != nil {
 				return err
 			}
@@ -367,6 +386,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			}
 			return complete(tx)
 		case errors.As(sendErr, &se) && se.Permanent():
+			metrics.TouchesSent.WithLabelValues("failed").Inc()
 			// Refused for good: the recipient (5.1.x) or our side. Either
 			// way this enrollment cannot go on by email.
 			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "failed", sendErr.Error()); err != nil {
@@ -473,7 +493,7 @@ func (e *Engine) gate(ctx context.Context, en store.Enrollment, lead store.Lead,
 	if err != nil {
 		return "undeliverable: syntax", false
 	}
-	if sup, err := e.Store.SuppressedTx(ctx, en.Workspace, addr.String(), addr.Domain); err == nil && sup {
+	if sup, err := e.Store.SuppressedTx(ctx, nil, en.Workspace, addr.String(), addr.Domain); err == nil && sup {
 		return "suppressed", false
 	}
 	fresh := cmpDur(e.FreshFor, 30*24*time.Hour)
@@ -545,11 +565,7 @@ func (e *Engine) compose(lead store.Lead, en store.Enrollment, m store.Mailbox, 
 	msgID = msg.MessageID
 	if m.DKIMKeySealed != "" {
 		var key crypto.Signer
-		pem, err2 := e.Secrets.Open(m.DKIMKeySealed, fmt.Sprintf("mailbox:%d:dkim_key", m.ID))
-		if err2 != nil {
-			return nil, "", "", "", fmt.Errorf("mailbox %d DKIM key: %w", m.ID, err2)
-		}
-		if key, err = dkimkey.ParsePrivateKey(pem); err != nil {
+		if key, err = e.dkimKey(m); err != nil {
 			return
 		}
 		if raw, err = message.Sign(raw, message.DKIM{Domain: m.DKIMDomain, Selector: m.DKIMSelector, Signer: key}); err != nil {
@@ -557,6 +573,16 @@ func (e *Engine) compose(lead store.Lead, en store.Enrollment, m store.Mailbox, 
 		}
 	}
 	return raw, msgID, v.name, subject, nil
+}
+
+// touchDue is when step of en was due.
+func touchDue(en store.Enrollment, step int) time.Time {
+	for _, t := range en.Touches {
+		if t.Step == step {
+			return t.DueAt
+		}
+	}
+	return time.Time{}
 }
 
 // leadValues are the template fields of a lead, its mailbox and thread.
@@ -577,6 +603,28 @@ func firstWord(s string) string {
 		return f[0]
 	}
 	return ""
+}
+
+type cachedKey struct {
+	sealed string
+	signer crypto.Signer
+}
+
+// dkimKey opens and parses a mailbox's DKIM key once per sealed value.
+func (e *Engine) dkimKey(m store.Mailbox) (crypto.Signer, error) {
+	if v, ok := e.keys.Load(m.ID); ok && v.(cachedKey).sealed == m.DKIMKeySealed {
+		return v.(cachedKey).signer, nil
+	}
+	pem, err := e.Secrets.Open(m.DKIMKeySealed, fmt.Sprintf("mailbox:%d:dkim_key", m.ID))
+	if err != nil {
+		return nil, fmt.Errorf("mailbox %d DKIM key: %w", m.ID, err)
+	}
+	key, err := dkimkey.ParsePrivateKey(pem)
+	if err != nil {
+		return nil, err
+	}
+	e.keys.Store(m.ID, cachedKey{m.DKIMKeySealed, key})
+	return key, nil
 }
 
 // capToday is the mailbox's cap, ramped up from its start for a new mailbox.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/inbound/classify"
+	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer/calendar"
 	"github.com/touchline/touchline/sequencer/message"
@@ -49,6 +50,12 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 		// Not mail at all: keep nothing, but do not make the sender retry.
 		ib.log().Warn("inbound: unparsable message dropped", "source", m.Source, "from", m.From, "err", err)
 		return nil
+	}
+	metrics.Inbound.WithLabelValues(string(res.Class)).Inc()
+	for _, r := range res.Recipients {
+		if r.Kind != "" {
+			metrics.Bounces.WithLabelValues(string(r.Kind)).Inc()
+		}
 	}
 	hdr, _ := mail.ReadMessage(strings.NewReader(string(m.Raw)))
 	var msgID, fromAddr string

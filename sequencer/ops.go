@@ -341,7 +341,7 @@ func (o *Operator) Enroll(ctx context.Context, ws, cadenceID int64, req EnrollRe
 		for _, l := range leads {
 			oc := EnrollOutcome{LeadID: l.ID, Email: l.Email, Outcome: "skipped"}
 			a, _ := verifier.ParseAddress(l.Email)
-			if sup, err := o.Store.SuppressedTx(ctx, ws, a.String(), a.Domain); err != nil {
+			if sup, err := o.Store.SuppressedTx(ctx, tx, ws, a.String(), a.Domain); err != nil {
 				return err
 			} else if sup {
 				oc.Reason = "suppressed"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -56,10 +57,70 @@ type SMTPSender struct {
 	Dialer             interface {
 		DialContext(ctx context.Context, network, address string) (net.Conn, error)
 	}
+
+	mu   sync.Mutex
+	idle map[string][]idleClient // sessions kept open per submission account
 }
 
-// Send implements Sender.
+type idleClient struct {
+	c     *smtp.Client
+	since time.Time
+}
+
+// maxIdle sessions are kept per account, each for at most idleFor: a
+// cadence sends in bursts, and a new TCP connection with a TLS handshake
+// costs more than the message.
+const (
+	maxIdle = 4
+	idleFor = 30 * time.Second
+)
+
+func (s *SMTPSender) take(key string) *smtp.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := s.idle[key]; len(l) > 0; l = s.idle[key] {
+		ic := l[len(l)-1]
+		s.idle[key] = l[:len(l)-1]
+		if time.Since(ic.since) < idleFor {
+			return ic.c
+		}
+		ic.c.Close()
+	}
+	return nil
+}
+
+func (s *SMTPSender) put(key string, c *smtp.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idle == nil {
+		s.idle = map[string][]idleClient{}
+	}
+	if len(s.idle[key]) >= maxIdle {
+		c.Quit()
+		return
+	}
+	s.idle[key] = append(s.idle[key], idleClient{c, time.Now()})
+}
+
+// Send implements Sender. It reuses a session of the same account when one
+// is idle (RSET first); a session that fails is never reused.
 func (s *SMTPSender) Send(ctx context.Context, sub Submission, from, to string, msg []byte) error {
+	key := fmt.Sprintf("%s|%d|%s|%s", sub.Host, sub.Port, sub.Security, sub.Username)
+	if c := s.take(key); c != nil {
+		if err := c.Reset(); err == nil {
+			return s.transact(ctx, key, c, from, to, msg)
+		}
+		c.Close()
+	}
+	c, err := s.open(ctx, sub)
+	if err != nil {
+		return err
+	}
+	return s.transact(ctx, key, c, from, to, msg)
+}
+
+// open dials and greets a submission server, and authenticates.
+func (s *SMTPSender) open(ctx context.Context, sub Submission) (*smtp.Client, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -73,7 +134,7 @@ func (s *SMTPSender) Send(ctx context.Context, sub Submission, from, to string, 
 	addr := net.JoinHostPort(sub.Host, strconv.Itoa(sub.Port))
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return &SendError{Stage: "dial", Err: err}
+		return nil, &SendError{Stage: "dial", Err: err}
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -85,7 +146,7 @@ func (s *SMTPSender) Send(ctx context.Context, sub Submission, from, to string, 
 		tc.SetDeadline(time.Now().Add(timeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			return &SendError{Stage: "dial", Err: err}
+			return nil, &SendError{Stage: "dial", Err: err}
 		}
 		tc.SetDeadline(time.Time{})
 		c = smtp.NewClient(tc)
@@ -93,25 +154,39 @@ func (s *SMTPSender) Send(ctx context.Context, sub Submission, from, to string, 
 		c, err = smtp.NewClientStartTLS(conn, tlsConfig)
 		if err != nil {
 			conn.Close()
-			return sendErr("hello", err)
+			return nil, sendErr("hello", err)
 		}
 	default:
 		c = smtp.NewClient(conn)
 	}
-	defer c.Close()
 	c.CommandTimeout, c.SubmissionTimeout = timeout, 4*timeout
 	helo := s.HeloName
 	if helo == "" {
 		helo = "touchline.invalid"
 	}
 	if err := c.Hello(helo); err != nil {
-		return sendErr("hello", err)
+		c.Close()
+		return nil, sendErr("hello", err)
 	}
 	if sub.Username != "" {
 		if err := c.Auth(sasl.NewPlainClient("", sub.Username, sub.Password)); err != nil {
-			return sendErr("auth", err)
+			c.Close()
+			return nil, sendErr("auth", err)
 		}
 	}
+	return c, nil
+}
+
+// transact sends one message on c, and keeps c for reuse if all went well.
+func (s *SMTPSender) transact(ctx context.Context, key string, c *smtp.Client, from, to string, msg []byte) (err error) {
+	ok := false
+	defer func() {
+		if ok {
+			s.put(key, c)
+		} else {
+			c.Close()
+		}
+	}()
 	if err := c.Mail(from, nil); err != nil {
 		return sendErr("mail", err)
 	}
@@ -132,7 +207,7 @@ func (s *SMTPSender) Send(ctx context.Context, sub Submission, from, to string, 
 		e.Uncertain = e.Reply == nil
 		return e
 	}
-	c.Quit()
+	ok = true
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
@@ -416,7 +417,8 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 	}
 	srv := server.New(server.Config{Store: pr.st, Verifier: pr.v, River: pr.river, Logger: pr.log, Sequencer: op,
 		AdminPassword: p.adminPassword, RiverUI: ui, BatchSize: p.batchSize,
-		MaxUploadBytes: int64(p.maxUploadMB) << 20, MaxRows: p.maxRows, VerifyTimeout: p.verifyTimeout})
+		MaxUploadBytes: int64(p.maxUploadMB) << 20, MaxRows: p.maxRows, VerifyTimeout: p.verifyTimeout,
+		Metrics: metrics.Handler(metrics.Registry(pr.st.Pool()))})
 	ln, err := net.Listen("tcp", p.listen)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)

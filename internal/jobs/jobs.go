@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/verifier"
 )
@@ -106,7 +107,9 @@ func (w *VerifyBatchWorker) Work(ctx context.Context, job *river.Job[VerifyBatch
 		wg.Go(func() {
 			// All rows at once: the verifier groups them by MX host and
 			// caps connections itself.
-			results <- store.RowVerdict{RowNum: r.RowNum, Fields: r.Fields, Verdict: w.Verifier.Verify(vctx, r.Email)}
+			vd := w.Verifier.Verify(vctx, r.Email)
+			metrics.Verifications.WithLabelValues(string(vd.Status)).Inc()
+			results <- store.RowVerdict{RowNum: r.RowNum, Fields: r.Fields, Verdict: vd}
 		})
 	}
 	go func() { wg.Wait(); close(results) }()

@@ -42,6 +42,9 @@ type Config struct {
 	VerifyTimeout time.Duration
 	// BatchSize is the rows per verification job (default 250).
 	BatchSize int
+	// Metrics serves Prometheus metrics at /metrics, behind the same
+	// authentication as the River UI.
+	Metrics http.Handler
 	// Sequencer runs cadences; nil without TOUCHLINE_SECRET_KEY.
 	Sequencer *sequencer.Operator
 }
@@ -106,6 +109,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.cfg.RiverUI != nil {
 		mux.Handle("/riverui/", s.adminOnly(s.cfg.RiverUI))
+	}
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.adminOnly(s.cfg.Metrics))
 	}
 	// Routes by path alone, to answer 405 with Allow for a known path asked
 	// with the wrong method, and a 404 problem for anything else.

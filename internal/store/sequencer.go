@@ -398,22 +398,24 @@ func (s *Store) SetTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, ste
 type ClaimResult struct {
 	Claimed bool
 	RetryAt time.Time
+	Wait    time.Duration // until RetryAt, on the database's clock
 	Why     string
 }
 
 // ClaimSend takes a send slot of the mailbox for (enrollment, step), in tx:
 // the mailbox row is locked, its daily cap (for the mailbox's local day)
 // and spacing checked, the day's count incremented, the next allowed send
-// time pushed by spacing plus jitter, and the touch moved to 'sending' with
-// its Message-ID, all before any byte goes to SMTP.
-func (s *Store) ClaimSend(ctx context.Context, tx pgx.Tx, m Mailbox, capToday int, day time.Time, now time.Time, next time.Time,
+// time pushed by spacing, and the touch moved to 'sending' with its
+// Message-ID, all before any byte goes to SMTP. Spacing is measured on the
+// database's clock, read under the lock, so concurrent workers agree.
+func (s *Store) ClaimSend(ctx context.Context, tx pgx.Tx, m Mailbox, capToday int, day time.Time, spacing time.Duration,
 	enrollmentID int64, step int, messageID, variant string) (ClaimResult, error) {
-	var nextSend time.Time
-	if err := tx.QueryRow(ctx, `SELECT next_send_at FROM mailboxes WHERE id = $1 FOR UPDATE`, m.ID).Scan(&nextSend); err != nil {
+	var nextSend, dbNow time.Time
+	if err := tx.QueryRow(ctx, `SELECT next_send_at, clock_timestamp() FROM mailboxes WHERE id = $1 FOR UPDATE`, m.ID).Scan(&nextSend, &dbNow); err != nil {
 		return ClaimResult{}, err
 	}
-	if now.Before(nextSend) {
-		return ClaimResult{RetryAt: nextSend, Why: "spacing"}, nil
+	if spacing > 0 && dbNow.Before(nextSend) {
+		return ClaimResult{RetryAt: nextSend, Why: "spacing", Wait: nextSend.Sub(dbNow)}, nil
 	}
 	var sent int
 	err := tx.QueryRow(ctx, `SELECT sent FROM mailbox_days WHERE mailbox_id = $1 AND day = $2`, m.ID, day).Scan(&sent)
@@ -428,8 +430,10 @@ func (s *Store) ClaimSend(ctx context.Context, tx pgx.Tx, m Mailbox, capToday in
 		ON CONFLICT (mailbox_id, day) DO UPDATE SET sent = mailbox_days.sent + 1`, m.ID, day); err != nil {
 		return ClaimResult{}, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE mailboxes SET next_send_at = $2 WHERE id = $1`, m.ID, next); err != nil {
-		return ClaimResult{}, err
+	if spacing > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE mailboxes SET next_send_at = $2 WHERE id = $1`, m.ID, dbNow.Add(spacing)); err != nil {
+			return ClaimResult{}, err
+		}
 	}
 	if _, err := tx.Exec(ctx, `
 		UPDATE touches SET status = 'sending', mailbox_id = $3, message_id = $4, variant = NULLIF($5, ''), updated_at = now()
@@ -555,11 +559,20 @@ func (s *Store) CompleteTask(ctx context.Context, tx pgx.Tx, ws, id int64, outco
 	return t, s.SetTouch(ctx, tx, t.EnrollmentID, t.Step, "task_done", outcome)
 }
 
-// SuppressedTx reports whether an address or its domain is suppressed.
-func (s *Store) SuppressedTx(ctx context.Context, ws int64, email, domain string) (bool, error) {
+// SuppressedTx reports whether an address or its domain is suppressed; q
+// is the transaction the caller holds (or nil for the pool), so a caller
+// in a transaction never needs a second connection.
+func (s *Store) SuppressedTx(ctx context.Context, q pgx.Tx, ws int64, email, domain string) (bool, error) {
+	var row pgx.Row
+	query := `SELECT EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = $1 AND email_hash = ANY($2))`
+	args := []any{ws, [][]byte{EmailHash(email), EmailHash("@" + domain)}}
+	if q != nil {
+		row = q.QueryRow(ctx, query, args...)
+	} else {
+		row = s.pool.QueryRow(ctx, query, args...)
+	}
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = $1 AND email_hash = ANY($2))`,
-		ws, [][]byte{EmailHash(email), EmailHash("@" + domain)}).Scan(&ok)
+	err := row.Scan(&ok)
 	return ok, err
 }
 

@@ -42,8 +42,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: database URL: %w", err)
 	}
-	if cfg.MaxConns < 16 {
-		cfg.MaxConns = 16
+	// River's fetchers, 8+ verification workers and the touch senders all
+	// hold connections; pgx's default (4 on 2 cores) starves them.
+	if cfg.MaxConns < 32 {
+		cfg.MaxConns = 32
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
