@@ -68,7 +68,8 @@ type Engine struct {
 	Now        func() time.Time
 	Logger     *slog.Logger
 
-	keys sync.Map // mailbox ID → cachedKey
+	keys     sync.Map // mailbox ID → cachedKey
+	cadences sync.Map // cadence ID → cachedCadence
 }
 
 func (e *Engine) now() time.Time {
@@ -99,9 +100,25 @@ func (e *Engine) Fields(ctx context.Context, ws int64) (template.FieldSet, error
 	return f, nil
 }
 
-// LoadCadence compiles a stored cadence.
+// LoadCadence compiles a stored cadence, once per version of it: every
+// touch needs it, and compiling parses and lints every template.
 func (e *Engine) LoadCadence(c store.Cadence) (*Cadence, error) {
-	return Load(c.Name, c.Window, c.Steps, c.MailboxIDs, c.RiskyPolicy, template.Standard())
+	key := string(c.Window) + "\x00" + string(c.Steps) + "\x00" + c.RiskyPolicy + "\x00" + fmt.Sprint(c.MailboxIDs)
+	if v, ok := e.cadences.Load(c.ID); ok && v.(cachedCadence).key == key {
+		return v.(cachedCadence).c, nil
+	}
+	cc, err := Load(c.Name, c.Window, c.Steps, c.MailboxIDs, c.RiskyPolicy, template.Standard())
+	if err != nil {
+		return nil, err
+	}
+	cc.StopDomainOnReply = c.StopDomainOnReply
+	e.cadences.Store(c.ID, cachedCadence{key, cc})
+	return cc, nil
+}
+
+type cachedCadence struct {
+	key string
+	c   *Cadence
 }
 
 // nearDue is how close to its due time a touch job is made available at

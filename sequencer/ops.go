@@ -307,13 +307,15 @@ func (o *Operator) Enroll(ctx context.Context, ws, cadenceID int64, req EnrollRe
 	}
 	now := o.now()
 	var out []EnrollOutcome
+	// Set-based: a handful of statements per request, however many leads
+	// (an enrollment of 10,000 leads is one request).
 	err = o.Store.InTx(ctx, func(tx pgx.Tx) error {
 		out = out[:0]
 		loads, err := o.Store.MailboxLoads(ctx, tx, sc.MailboxIDs)
 		if err != nil {
 			return err
 		}
-		var leads []store.Lead
+		var inputs []store.LeadInput
 		for _, in := range req.Leads {
 			a, err := verifier.ParseAddress(in.Email)
 			if err != nil {
@@ -321,29 +323,42 @@ func (o *Operator) Enroll(ctx context.Context, ws, cadenceID int64, req EnrollRe
 				continue
 			}
 			in.Email = a.String()
-			l, err := o.Store.UpsertLead(ctx, tx, ws, in)
+			inputs = append(inputs, in)
+		}
+		leads, err := o.Store.UpsertLeads(ctx, tx, ws, inputs)
+		if err != nil {
+			return err
+		}
+		if len(req.LeadIDs) > 0 {
+			byID, err := o.Store.LeadsByIDs(ctx, tx, ws, req.LeadIDs)
 			if err != nil {
 				return err
 			}
-			leads = append(leads, l)
-		}
-		for _, id := range req.LeadIDs {
-			l, err := o.Store.LeadTx(ctx, tx, ws, id)
-			if errors.Is(err, store.ErrNotFound) {
-				out = append(out, EnrollOutcome{LeadID: id, Outcome: "skipped", Reason: "not_found"})
-				continue
+			found := map[int64]bool{}
+			for _, l := range byID {
+				found[l.ID] = true
 			}
-			if err != nil {
-				return err
+			for _, id := range req.LeadIDs {
+				if !found[id] {
+					out = append(out, EnrollOutcome{LeadID: id, Outcome: "skipped", Reason: "not_found"})
+				}
 			}
-			leads = append(leads, l)
+			leads = append(leads, byID...)
 		}
+		emails := make([]string, len(leads))
+		for i, l := range leads {
+			emails[i] = l.Email
+		}
+		suppressed, err := o.Store.SuppressedAmong(ctx, tx, ws, emails)
+		if err != nil {
+			return err
+		}
+		var rows []store.NewEnrollment
+		pending := map[int64]int{} // lead → index in out
+		dues := map[int64]time.Time{}
 		for _, l := range leads {
 			oc := EnrollOutcome{LeadID: l.ID, Email: l.Email, Outcome: "skipped"}
-			a, _ := verifier.ParseAddress(l.Email)
-			if sup, err := o.Store.SuppressedTx(ctx, tx, ws, a.String(), a.Domain); err != nil {
-				return err
-			} else if sup {
+			if suppressed[strings.ToLower(l.Email)] {
 				oc.Reason = "suppressed"
 				out = append(out, oc)
 				continue
@@ -355,6 +370,9 @@ func (o *Operator) Enroll(ctx context.Context, ws, cadenceID int64, req EnrollRe
 					continue
 				}
 			}
+			if _, dup := pending[l.ID]; dup {
+				continue
+			}
 			// The least-loaded mailbox of the pool; the lead keeps it.
 			mbox := sc.MailboxIDs[0]
 			for _, id := range sc.MailboxIDs {
@@ -362,27 +380,40 @@ func (o *Operator) Enroll(ctx context.Context, ws, cadenceID int64, req EnrollRe
 					mbox = id
 				}
 			}
+			loads[mbox]++
 			due := now
 			if req.Start != "now" {
 				due = c.due(1, now, c.location(l.Timezone))
 			}
-			id, created, err := o.Store.InsertEnrollment(ctx, tx, ws, sc.ID, l.ID, mbox, c.steps[0].Channel, due)
-			if err != nil {
-				return err
-			}
-			if !created {
-				oc.Reason = "already_enrolled"
-				out = append(out, oc)
+			dues[l.ID] = due
+			rows = append(rows, store.NewEnrollment{LeadID: l.ID, MailboxID: mbox, Channel: c.steps[0].Channel, Due: due})
+			pending[l.ID] = len(out)
+			out = append(out, oc)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		created, err := o.Store.InsertEnrollments(ctx, tx, ws, sc.ID, rows)
+		if err != nil {
+			return err
+		}
+		var jobs []river.InsertManyParams
+		for lead, i := range pending {
+			id, ok := created[lead]
+			if !ok {
+				out[i].Reason = "already_enrolled"
 				continue
 			}
-			loads[mbox]++
+			out[i].Outcome, out[i].EnrollmentID = "enrolled", id
 			if sc.Status == "active" {
-				if err := o.insert(ctx, tx, id, 1, due, now); err != nil {
-					return err
-				}
+				opts := touchOpts(dues[lead], now)
+				jobs = append(jobs, river.InsertManyParams{Args: TouchArgs{EnrollmentID: id, Step: 1}, InsertOpts: &opts})
 			}
-			oc.Outcome, oc.EnrollmentID = "enrolled", id
-			out = append(out, oc)
+		}
+		if len(jobs) > 0 {
+			if _, err := o.River.InsertManyTx(ctx, tx, jobs); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

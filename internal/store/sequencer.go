@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -686,4 +687,142 @@ func (s *Store) SkipTask(ctx context.Context, tx pgx.Tx, enrollmentID int64, ste
 		return false, err
 	}
 	return true, s.SetTouch(ctx, tx, enrollmentID, step, "skipped", outcome)
+}
+
+// UpsertLeads creates or merges many leads in one statement (the last of
+// one address wins) and returns them, one per distinct address.
+func (s *Store) UpsertLeads(ctx context.Context, tx pgx.Tx, ws int64, in []LeadInput) ([]Lead, error) {
+	byKey := map[string]int{}
+	var uniq []LeadInput
+	for _, l := range in {
+		k := strings.ToLower(l.Email)
+		if i, ok := byKey[k]; ok {
+			uniq[i] = l
+			continue
+		}
+		byKey[k] = len(uniq)
+		uniq = append(uniq, l)
+	}
+	n := len(uniq)
+	if n == 0 {
+		return nil, nil
+	}
+	emails, fns, lns, cos, tis, tzs, cus := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, l := range uniq {
+		c, _ := json.Marshal(l.Custom)
+		if l.Custom == nil {
+			c = []byte("{}")
+		}
+		emails[i], fns[i], lns[i], cos[i], tis[i], tzs[i], cus[i] = l.Email, l.FirstName, l.LastName, l.Company, l.Title, l.Timezone, string(c)
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO leads AS l (workspace_id, email, first_name, last_name, company, title, timezone, custom)
+		SELECT $1, u.email, u.fn, u.ln, u.co, u.ti, u.tz, u.cu::jsonb
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(email, fn, ln, co, ti, tz, cu)
+		ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET
+			first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), l.first_name),
+			last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), l.last_name),
+			company = COALESCE(NULLIF(EXCLUDED.company, ''), l.company),
+			title = COALESCE(NULLIF(EXCLUDED.title, ''), l.title),
+			timezone = COALESCE(NULLIF(EXCLUDED.timezone, ''), l.timezone),
+			custom = l.custom || EXCLUDED.custom, updated_at = now()
+		RETURNING `+leadColumnsSQL, ws, emails, fns, lns, cos, tis, tzs, cus)
+	if err != nil {
+		return nil, err
+	}
+	return collectLeads(rows)
+}
+
+func collectLeads(rows pgx.Rows) ([]Lead, error) {
+	defer rows.Close()
+	var out []Lead
+	for rows.Next() {
+		l, err := scanLead(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// LeadsByIDs returns the workspace's leads among ids.
+func (s *Store) LeadsByIDs(ctx context.Context, tx pgx.Tx, ws int64, ids []int64) ([]Lead, error) {
+	rows, err := tx.Query(ctx, `SELECT `+leadColumnsSQL+` FROM leads WHERE workspace_id = $1 AND id = ANY($2)`, ws, ids)
+	if err != nil {
+		return nil, err
+	}
+	return collectLeads(rows)
+}
+
+// SuppressedAmong returns which of the given addresses are suppressed,
+// by address or by domain, in one query.
+func (s *Store) SuppressedAmong(ctx context.Context, tx pgx.Tx, ws int64, emails []string) (map[string]bool, error) {
+	var hashes [][]byte
+	for _, e := range emails {
+		hashes = append(hashes, EmailHash(e), EmailHash("@"+e[strings.LastIndexByte(e, '@')+1:]))
+	}
+	rows, err := tx.Query(ctx, `SELECT email_hash FROM suppressions WHERE workspace_id = $1 AND email_hash = ANY($2)`, ws, hashes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	hit := map[string]bool{}
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		hit[string(h)] = true
+	}
+	out := map[string]bool{}
+	for _, e := range emails {
+		if hit[string(EmailHash(e))] || hit[string(EmailHash("@"+e[strings.LastIndexByte(e, '@')+1:]))] {
+			out[strings.ToLower(e)] = true
+		}
+	}
+	return out, rows.Err()
+}
+
+// NewEnrollment is one enrollment to create.
+type NewEnrollment struct {
+	LeadID, MailboxID int64
+	Channel           string
+	Due               time.Time
+}
+
+// InsertEnrollments enrolls many leads and schedules their first steps in
+// two statements; it returns the new enrollment of each lead, leads
+// already enrolled absent.
+func (s *Store) InsertEnrollments(ctx context.Context, tx pgx.Tx, ws, cadenceID int64, in []NewEnrollment) (map[int64]int64, error) {
+	n := len(in)
+	leads, boxes, chans, dues := make([]int64, n), make([]int64, n), make([]string, n), make([]time.Time, n)
+	for i, e := range in {
+		leads[i], boxes[i], chans[i], dues[i] = e.LeadID, e.MailboxID, e.Channel, e.Due
+	}
+	rows, err := tx.Query(ctx, `
+		WITH ins AS (
+			INSERT INTO enrollments (workspace_id, cadence_id, lead_id, mailbox_id)
+			SELECT $1, $2, u.lead, u.box FROM unnest($3::bigint[], $4::bigint[]) AS u(lead, box)
+			ON CONFLICT (cadence_id, lead_id) DO NOTHING
+			RETURNING id, lead_id
+		), t AS (
+			INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at)
+			SELECT ins.id, 1, $1, u.ch, 'scheduled', u.due
+			FROM ins JOIN unnest($3::bigint[], $5::text[], $6::timestamptz[]) AS u(lead, ch, due) ON u.lead = ins.lead_id
+		)
+		SELECT id, lead_id FROM ins`, ws, cadenceID, leads, boxes, chans, dues)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var id, lead int64
+		if err := rows.Scan(&id, &lead); err != nil {
+			return nil, err
+		}
+		out[lead] = id
+	}
+	return out, rows.Err()
 }
