@@ -26,9 +26,9 @@ import (
 	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
-	"github.com/touchline/touchline/internal/pgtest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/verifier"
 	"github.com/touchline/touchline/verifier/resolver"
@@ -105,15 +105,7 @@ type benchRig struct {
 // given.
 func newBenchRig(b *testing.B, cfg benchConfig) *benchRig {
 	b.Helper()
-	url := pgtest.New(b, pgtest.Options{SchemaVersion: store.SchemaVersion(), Migrate: func(ctx context.Context, url string) error {
-		st, err := store.Open(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		_, err = st.Migrate(ctx)
-		return err
-	}})
+	url := storetest.URL(b)
 	ctx := context.Background()
 	st, err := store.Open(ctx, url)
 	if err != nil {

@@ -17,9 +17,9 @@ import (
 	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
-	"github.com/touchline/touchline/internal/pgtest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/sequencer/template"
 	"github.com/touchline/touchline/verifier"
@@ -41,15 +41,7 @@ type rig struct {
 // and River workers for touches.
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	url := pgtest.New(t, pgtest.Options{SchemaVersion: store.SchemaVersion(), Migrate: func(ctx context.Context, url string) error {
-		st, err := store.Open(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		_, err = st.Migrate(ctx)
-		return err
-	}})
+	url := storetest.URL(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, url)
 	if err != nil {

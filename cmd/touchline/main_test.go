@@ -17,6 +17,7 @@ import (
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/pgtest"
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/internal/store/storetest"
 )
 
 // The test binary doubles as the touchline binary: a child process started
@@ -58,15 +59,7 @@ func newStore(t *testing.T) (*store.Store, string) { return newStoreFor(t) }
 
 func newStoreFor(t testing.TB) (*store.Store, string) {
 	t.Helper()
-	url := pgtest.New(t, pgtest.Options{SchemaVersion: store.SchemaVersion(), Migrate: func(ctx context.Context, url string) error {
-		st, err := store.Open(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		_, err = st.Migrate(ctx)
-		return err
-	}})
+	url := storetest.URL(t)
 	st, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)

@@ -17,9 +17,9 @@ import (
 
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
-	"github.com/touchline/touchline/internal/pgtest"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/verifier"
 	"github.com/touchline/touchline/verifier/resolver"
 )
@@ -29,15 +29,7 @@ func newDB(t *testing.T) *store.Store { return newDBTB(t) }
 
 func newDBTB(t testing.TB) *store.Store {
 	t.Helper()
-	url := pgtest.New(t, pgtest.Options{SchemaVersion: store.SchemaVersion(), Migrate: func(ctx context.Context, url string) error {
-		st, err := store.Open(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		_, err = st.Migrate(ctx)
-		return err
-	}})
+	url := storetest.URL(t)
 	st, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)

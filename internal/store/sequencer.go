@@ -205,21 +205,14 @@ type LeadInput struct {
 
 // UpsertLead creates or merges a lead (non-empty fields win) and returns it.
 func (s *Store) UpsertLead(ctx context.Context, tx pgx.Tx, ws int64, in LeadInput) (Lead, error) {
-	custom, _ := json.Marshal(in.Custom)
-	if in.Custom == nil {
-		custom = []byte("{}")
+	leads, err := s.UpsertLeads(ctx, tx, ws, []LeadInput{in})
+	if err != nil {
+		return Lead{}, err
 	}
-	return scanLead(tx.QueryRow(ctx, `
-		INSERT INTO leads AS l (workspace_id, email, first_name, last_name, company, title, timezone, custom)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET
-			first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), l.first_name),
-			last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), l.last_name),
-			company = COALESCE(NULLIF(EXCLUDED.company, ''), l.company),
-			title = COALESCE(NULLIF(EXCLUDED.title, ''), l.title),
-			timezone = COALESCE(NULLIF(EXCLUDED.timezone, ''), l.timezone),
-			custom = l.custom || EXCLUDED.custom, updated_at = now()
-		RETURNING `+leadColumnsSQL, ws, in.Email, in.FirstName, in.LastName, in.Company, in.Title, in.Timezone, custom))
+	if len(leads) != 1 {
+		return Lead{}, fmt.Errorf("store: upsert of %s returned %d leads", in.Email, len(leads))
+	}
+	return leads[0], nil
 }
 
 // LeadTx returns a lead of the workspace inside tx.
