@@ -181,6 +181,20 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 				if err := event("soft_bounce", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic}); err != nil {
 					return err
 				}
+				// A mailbox that keeps failing for a while is as good as
+				// gone: the SoftBounceLimit-th soft bounce counts as hard.
+				n, err := ib.Store.CountLeadEvents(ctx, tx, ws, tm.LeadID, "soft_bounce")
+				if err != nil {
+					return err
+				}
+				if n >= SoftBounceLimit && (r.Address == "" || strings.EqualFold(r.Address, tm.LeadEmail)) {
+					if _, err := ib.Store.MarkBounced(ctx, tx, ws, tm.LeadID, tm.LeadEmail, fmt.Sprintf("%d soft bounces; last %s %s", n, r.Status, r.Diagnostic)); err != nil {
+						return err
+					}
+					if err := event("hard_bounce", map[string]any{"status": r.Status, "soft_bounces": n}); err != nil {
+						return err
+					}
+				}
 			case classify.Sender:
 				// The address is fine; the sender is in trouble.
 				if err := event("sender_rejection", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic, "mailbox_id": tm.MailboxID}); err != nil {
@@ -243,6 +257,8 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 const (
 	GuardWindow = 100
 	GuardLimit  = 3 // 3%
+	// SoftBounceLimit soft bounces of one address make it a hard bounce.
+	SoftBounceLimit = 3
 )
 
 func (ib *Inbox) guard(ctx context.Context, tx pgx.Tx, tm store.TouchMatch, outcome string) error {

@@ -284,3 +284,39 @@ func TestGuardrailsKnowTheCause(t *testing.T) {
 		t.Fatal("a sender-side rejection suppressed the recipient")
 	}
 }
+
+func TestSoftBouncesBecomeHard(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "soft", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+		Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.op.Launch(ctx, r.ws.ID, c.ID, false)
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead8@prospect.test", FirstName: "H"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := firstMessages(t, r, 1)["lead8@prospect.test"]
+	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+	for i := range sequencer.SoftBounceLimit {
+		raw := dsn(first.returnPath, "lead8@prospect.test", "5.2.2", "552 5.2.2 Mailbox full", first.messageID)
+		if err := inbox.HandleMessage(ctx, inbound.Message{Source: "smtp", To: []string{first.returnPath}, Raw: raw}); err != nil {
+			t.Fatal(err)
+		}
+		e, _ := r.st.GetEnrollment(ctx, r.ws.ID, out[0].EnrollmentID)
+		want := "active"
+		if i == sequencer.SoftBounceLimit-1 {
+			want = "stopped"
+		}
+		if e.State != want {
+			t.Fatalf("after %d soft bounces the enrollment is %s, want %s", i+1, e.State, want)
+		}
+	}
+	if ok, _ := r.st.IsSuppressed(ctx, r.ws.ID, "lead8@prospect.test"); !ok {
+		t.Fatal("not suppressed after the soft-bounce limit")
+	}
+}

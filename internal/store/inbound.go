@@ -272,3 +272,10 @@ func (s *Store) Disposition(ctx context.Context, ws, leadID int64, disposition, 
 	}
 	return s.GetLead(ctx, ws, leadID)
 }
+
+// CountLeadEvents counts a lead's events of a type.
+func (s *Store) CountLeadEvents(ctx context.Context, tx pgx.Tx, ws, leadID int64, typ string) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM lead_events WHERE workspace_id = $1 AND lead_id = $2 AND type = $3`, ws, leadID, typ).Scan(&n)
+	return n, err
+}
