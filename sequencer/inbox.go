@@ -374,3 +374,60 @@ func (w *ResumeWorker) Work(ctx context.Context, job *river.Job[ResumeArgs]) err
 		return err
 	})
 }
+
+// Reclassify corrects the class of a stored message and replays the
+// effects of the new class. An out-of-office pause it had caused is lifted
+// first; a suppression or a promotion is never undone by a machine - a
+// person re-enrolls or sets a disposition.
+func (ib *Inbox) Reclassify(ctx context.Context, ws, id int64, class classify.Class) (store.InboundRecord, error) {
+	switch class {
+	case classify.ClassHumanReply, classify.ClassAutoReply, classify.ClassUnsubscribe, classify.ClassComplaint, classify.ClassUnknown:
+	default:
+		return store.InboundRecord{}, &BadRequest{Problems: []string{fmt.Sprintf("class %q: want human_reply, auto_reply, unsubscribe, complaint or unknown", class)}}
+	}
+	var rec store.InboundRecord
+	err := ib.Store.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if rec, err = ib.Store.InboundForUpdate(ctx, tx, ws, id); err != nil {
+			return err
+		}
+		old := rec.Class
+		if err := ib.Store.SetInboundClass(ctx, tx, id, string(class), "manual: was "+old); err != nil {
+			return err
+		}
+		rec.Class, rec.Rule = string(class), "manual: was "+old
+		if rec.EnrollmentID == nil || rec.Step == nil || old == string(class) {
+			return nil
+		}
+		tm, err := ib.Store.TouchByEnrollmentStep(ctx, *rec.EnrollmentID, *rec.Step)
+		if err != nil {
+			return err
+		}
+		if old == string(classify.ClassAutoReply) {
+			if en, err := ib.Store.EnrollmentForUpdate(ctx, tx, tm.EnrollmentID); err == nil && en.State == "paused" && en.StateReason == "auto_reply" {
+				if _, err := ib.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"paused"}, "active", "reclassified"); err != nil {
+					return err
+				}
+				if t, err := ib.Store.TouchForUpdate(ctx, tx, en.ID, en.NextStep); err == nil && t.Status == "scheduled" {
+					client := ib.River
+					if client != nil {
+						now := ib.now()
+						due := t.DueAt
+						if due.Before(now) {
+							due = now
+						}
+						opts := touchOpts(due, now)
+						if _, err := client.InsertTx(ctx, tx, TouchArgs{EnrollmentID: en.ID, Step: en.NextStep}, &opts); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		if err := ib.Store.LeadEvent(ctx, tx, tm.Workspace, tm.LeadID, "reclassified", map[string]any{"inbound_id": id, "from": old, "to": string(class)}); err != nil {
+			return err
+		}
+		return ib.apply(ctx, tx, id, classify.Result{Class: class, Rule: "manual"}, tm, false, "")
+	})
+	return rec, err
+}

@@ -320,3 +320,44 @@ func TestSoftBouncesBecomeHard(t *testing.T) {
 		t.Fatal("not suppressed after the soft-bounce limit")
 	}
 }
+
+// TestReclassify: an out-of-office that was really a reply is corrected;
+// the pause is lifted and the reply's effects replayed.
+func TestReclassify(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "rc", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+		Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.op.Launch(ctx, r.ws.ID, c.ID, false)
+	out, _ := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead9@prospect.test", FirstName: "I"}}})
+	first := firstMessages(t, r, 1)["lead9@prospect.test"]
+	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+	raw := reply("lead9@prospect.test", "ana@sender.test", first.messageID, "Automatic reply: Hello", "Thanks, yes let's talk next week.", "Auto-Submitted: auto-replied")
+	if err := inbox.HandleMessage(ctx, inbound.Message{Source: "imap:1", Raw: raw}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := r.st.GetEnrollment(ctx, r.ws.ID, out[0].EnrollmentID); e.State != "paused" {
+		t.Fatalf("state %s", e.State)
+	}
+	msgs, err := r.st.ListInbound(ctx, r.ws.ID, "auto_reply", 0, 10)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("inbound %v %v", msgs, err)
+	}
+	if _, err := inbox.Reclassify(ctx, r.ws.ID, msgs[0].ID, "bounce"); err == nil {
+		t.Fatal("reclassified to a class that needs recipients")
+	}
+	rec, err := inbox.Reclassify(ctx, r.ws.ID, msgs[0].ID, "human_reply")
+	if err != nil || rec.Class != "human_reply" || rec.Rule != "manual: was auto_reply" {
+		t.Fatalf("%+v %v", rec, err)
+	}
+	e, _ := r.st.GetEnrollment(ctx, r.ws.ID, out[0].EnrollmentID)
+	l, _ := r.st.GetLead(ctx, r.ws.ID, e.LeadID)
+	if e.State != "stopped" || e.StateReason != "replied" || l.Stage != "prospect" {
+		t.Fatalf("after reclassify: %s (%s), stage %s", e.State, e.StateReason, l.Stage)
+	}
+}

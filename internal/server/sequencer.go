@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/touchline/touchline/internal/inbound/classify"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/verifier/domaincheck"
@@ -35,6 +36,8 @@ func (s *Server) sequencerRoutes() []route {
 		{"POST", "/v1/enrollments/{id}/stop", true, s.enrollmentAction("stop")},
 		{"GET", "/v1/tasks", true, s.listTasks},
 		{"POST", "/v1/tasks/{id}/complete", true, s.completeTask},
+		{"GET", "/v1/inbound", true, s.listInbound},
+		{"POST", "/v1/inbound/{id}/reclassify", true, s.reclassify},
 		{"GET", "/u/{token}", false, s.unsubscribePage},
 		{"POST", "/u/{token}", false, s.unsubscribe},
 	}
@@ -194,6 +197,49 @@ func (s *Server) disposition(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, l)
+}
+
+func (s *Server) listInbound(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var lead int64
+	if v := q.Get("lead_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			problem(w, http.StatusBadRequest, "bad_id", "Bad lead_id", fmt.Sprintf("%q is not an ID", v))
+			return
+		}
+		lead = n
+	}
+	msgs, err := s.cfg.Store.ListInbound(r.Context(), workspaceOf(r).ID, q.Get("class"), lead, 100)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+// reclassify corrects a message's class and replays its effects.
+func (s *Server) reclassify(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Class string `json:"class"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	inbox := &sequencer.Inbox{Engine: s.cfg.Sequencer.Engine, River: s.cfg.Sequencer.River}
+	rec, err := inbox.Reclassify(r.Context(), workspaceOf(r).ID, id, classify.Class(req.Class))
+	if err != nil {
+		s.seqError(w, r, err, "Inbound message")
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
 }
 
 func (s *Server) createCadence(w http.ResponseWriter, r *http.Request) {

@@ -279,3 +279,48 @@ func (s *Store) CountLeadEvents(ctx context.Context, tx pgx.Tx, ws, leadID int64
 	err := tx.QueryRow(ctx, `SELECT count(*) FROM lead_events WHERE workspace_id = $1 AND lead_id = $2 AND type = $3`, ws, leadID, typ).Scan(&n)
 	return n, err
 }
+
+// ListInbound returns the workspace's latest inbound messages (no raw).
+func (s *Store) ListInbound(ctx context.Context, ws int64, class string, leadID int64, limit int) ([]InboundRecord, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, source, received_at, envelope_from, envelope_to, COALESCE(message_id, ''), truncated, class, rule, matched_by,
+			enrollment_id, lead_id, step, detail
+		FROM inbound_messages WHERE workspace_id = $1 AND ($2 = '' OR class = $2) AND ($3 = 0 OR lead_id = $3)
+		ORDER BY id DESC LIMIT $4`, ws, class, leadID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []InboundRecord{}
+	for rows.Next() {
+		var r InboundRecord
+		var detail []byte
+		if err := rows.Scan(&r.ID, &r.Source, &r.ReceivedAt, &r.EnvelopeFrom, &r.EnvelopeTo, &r.MessageID, &r.Truncated, &r.Class, &r.Rule,
+			&r.MatchedBy, &r.EnrollmentID, &r.LeadID, &r.Step, &detail); err != nil {
+			return nil, err
+		}
+		json.Unmarshal(detail, &r.Detail)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// InboundForUpdate locks one stored message of the workspace.
+func (s *Store) InboundForUpdate(ctx context.Context, tx pgx.Tx, ws, id int64) (InboundRecord, error) {
+	var r InboundRecord
+	err := tx.QueryRow(ctx, `SELECT id, class, rule, enrollment_id, lead_id, step FROM inbound_messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
+		id, ws).Scan(&r.ID, &r.Class, &r.Rule, &r.EnrollmentID, &r.LeadID, &r.Step)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	return r, err
+}
+
+// SetInboundClass records a corrected classification.
+func (s *Store) SetInboundClass(ctx context.Context, tx pgx.Tx, id int64, class, rule string) error {
+	_, err := tx.Exec(ctx, `UPDATE inbound_messages SET class = $2, rule = $3 WHERE id = $1`, id, class, rule)
+	return err
+}
