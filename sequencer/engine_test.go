@@ -95,7 +95,10 @@ func newRig(t *testing.T) *rig {
 			if err := river.AddWorkerSafely(wk, &sequencer.TaskDeadlineWorker{Engine: eng}); err != nil {
 				return err
 			}
-			return river.AddWorkerSafely(wk, &sequencer.ResumeWorker{Engine: eng})
+			if err := river.AddWorkerSafely(wk, &sequencer.ResumeWorker{Engine: eng}); err != nil {
+				return err
+			}
+			return river.AddWorkerSafely(wk, &sequencer.PollIMAPWorker{Inbox: &sequencer.Inbox{Engine: eng}})
 		}})
 	if err != nil {
 		t.Fatal(err)

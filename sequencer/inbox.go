@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/inbound/classify"
@@ -430,4 +431,86 @@ func (ib *Inbox) Reclassify(ctx context.Context, ws, id int64, class classify.Cl
 		return ib.apply(ctx, tx, id, classify.Result{Class: class, Rule: "manual"}, tm, false, "")
 	})
 	return rec, err
+}
+
+// PollIMAPArgs polls one mailbox for replies.
+type PollIMAPArgs struct {
+	MailboxID int64 `json:"mailbox_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PollIMAPArgs) Kind() string { return "poll_imap" }
+
+// InsertOpts: one poll of a mailbox at a time.
+func (PollIMAPArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSend, MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
+}
+
+// PollIMAPWorker reads a mailbox's new messages, read-only, into the inbox.
+type PollIMAPWorker struct {
+	river.WorkerDefaults[PollIMAPArgs]
+	Inbox *Inbox
+	// InsecureSkipVerify accepts any IMAP certificate (labs only).
+	InsecureSkipVerify bool
+}
+
+// Work implements river.Worker.
+func (w *PollIMAPWorker) Work(ctx context.Context, job *river.Job[PollIMAPArgs]) error {
+	ib := w.Inbox
+	m, err := ib.Store.GetMailbox(ctx, 0, job.Args.MailboxID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && m.IMAPHost == "") {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pw := ""
+	if m.IMAPPasswordSealed != "" {
+		b, err := ib.Secrets.Open(m.IMAPPasswordSealed, fmt.Sprintf("mailbox:%d:imap_password", m.ID))
+		if err != nil {
+			return fmt.Errorf("mailbox %d IMAP password: %w", m.ID, err)
+		}
+		pw = string(b)
+	}
+	p := &inbound.Poller{Handler: ib, InsecureSkipVerify: w.InsecureSkipVerify, Logger: ib.log()}
+	acct := inbound.IMAPAccount{ID: m.ID, Host: m.IMAPHost, Port: m.IMAPPort, TLS: m.IMAPSecurity, Username: m.IMAPUsername, Password: pw, Folder: m.IMAPFolder}
+	_, perr := p.Poll(ctx, acct, inbound.PollState{UIDValidity: m.IMAPUIDValidity, LastUID: m.IMAPLastUID}, func(st inbound.PollState) error {
+		return ib.Store.SaveIMAPState(ctx, m.ID, st.UIDValidity, st.LastUID)
+	})
+	errText := ""
+	if perr != nil {
+		errText = perr.Error()
+		ib.log().Warn("IMAP poll failed", "mailbox", m.ID, "err", perr)
+	}
+	// A failed poll is recorded on the mailbox and tried at the next tick,
+	// not retried in a loop.
+	return ib.Store.SetIMAPResult(ctx, m.ID, errText)
+}
+
+// PollAllArgs is the periodic job that polls every IMAP mailbox.
+type PollAllArgs struct{}
+
+// Kind implements river.JobArgs.
+func (PollAllArgs) Kind() string { return "poll_all_imap" }
+
+// PollAllWorker inserts one poll job per IMAP mailbox.
+type PollAllWorker struct {
+	river.WorkerDefaults[PollAllArgs]
+	Store *store.Store
+}
+
+// Work implements river.Worker.
+func (w *PollAllWorker) Work(ctx context.Context, job *river.Job[PollAllArgs]) error {
+	ids, err := w.Store.IMAPMailboxes(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: PollIMAPArgs{MailboxID: id}}
+	}
+	_, err = river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params)
+	return err
 }

@@ -54,6 +54,14 @@ type MailboxInput struct {
 	DKIMDomain         string `json:"dkim_domain"`
 	DKIMSelector       string `json:"dkim_selector"`
 	DKIMPrivateKey     string `json:"dkim_private_key"` // PEM from touchline dkim keygen
+	// IMAP, when set, is polled read-only for the replies that land in
+	// the mailbox itself.
+	IMAPHost     string `json:"imap_host"`
+	IMAPPort     int    `json:"imap_port"`
+	IMAPSecurity string `json:"imap_security"` // tls (default), starttls, none
+	IMAPUsername string `json:"imap_username"`
+	IMAPPassword string `json:"imap_password"`
+	IMAPFolder   string `json:"imap_folder"`
 }
 
 // CreateMailbox validates and stores a mailbox, sealing its secrets.
@@ -113,27 +121,49 @@ func (o *Operator) CreateMailbox(ctx context.Context, ws int64, in MailboxInput)
 			in.DKIMDomain = addr.Domain
 		}
 	}
+	if in.IMAPHost != "" {
+		if in.IMAPSecurity == "" {
+			in.IMAPSecurity = "tls"
+		}
+		if in.IMAPPort == 0 {
+			in.IMAPPort = map[string]int{"tls": 993, "starttls": 143, "none": 143}[in.IMAPSecurity]
+		}
+		switch in.IMAPSecurity {
+		case "tls", "starttls", "none":
+		default:
+			p = append(p, fmt.Sprintf("imap_security: %q is not tls, starttls or none", in.IMAPSecurity))
+		}
+		if in.IMAPUsername == "" {
+			p = append(p, "imap_username: required with imap_host")
+		}
+	}
 	if len(p) > 0 {
 		return store.Mailbox{}, &BadRequest{Problems: p}
 	}
-	m := store.Mailbox{FromAddress: addr.String(), FromName: in.FromName, SMTPHost: in.SMTPHost, SMTPPort: in.SMTPPort,
+	m := store.Mailbox{IMAPHost: in.IMAPHost, IMAPPort: in.IMAPPort, IMAPSecurity: in.IMAPSecurity, IMAPUsername: in.IMAPUsername, IMAPFolder: in.IMAPFolder, FromAddress: addr.String(), FromName: in.FromName, SMTPHost: in.SMTPHost, SMTPPort: in.SMTPPort,
 		SMTPSecurity: in.SMTPSecurity, SMTPUsername: in.SMTPUsername, DailyCap: in.DailyCap, MinSpacingSeconds: spacing,
 		JitterSeconds: jitter, RampStartCap: in.RampStartCap, RampDailyIncrement: in.RampDailyIncrement, Timezone: in.Timezone,
 		DKIMDomain: in.DKIMDomain, DKIMSelector: in.DKIMSelector}
-	return o.Store.CreateMailbox(ctx, ws, m, func(id int64) (string, string, error) {
-		var pw, key string
+	return o.Store.CreateMailbox(ctx, ws, m, func(id int64) (store.Sealed, error) {
+		var sl store.Sealed
 		var err error
-		if in.SMTPPassword != "" {
-			if pw, err = o.Secrets.Seal([]byte(in.SMTPPassword), fmt.Sprintf("mailbox:%d:smtp_password", id)); err != nil {
-				return "", "", err
+		for _, s := range []struct {
+			in  string
+			out *string
+			aad string
+		}{
+			{in.SMTPPassword, &sl.Password, "smtp_password"},
+			{in.DKIMPrivateKey, &sl.DKIMKey, "dkim_key"},
+			{in.IMAPPassword, &sl.IMAPPassword, "imap_password"},
+		} {
+			if s.in == "" {
+				continue
+			}
+			if *s.out, err = o.Secrets.Seal([]byte(s.in), fmt.Sprintf("mailbox:%d:%s", id, s.aad)); err != nil {
+				return sl, err
 			}
 		}
-		if in.DKIMPrivateKey != "" {
-			if key, err = o.Secrets.Seal([]byte(in.DKIMPrivateKey), fmt.Sprintf("mailbox:%d:dkim_key", id)); err != nil {
-				return "", "", err
-			}
-		}
-		return pw, key, nil
+		return sl, nil
 	})
 }
 

@@ -319,8 +319,21 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			if err := river.AddWorkerSafely(w, &sequencer.TaskDeadlineWorker{Engine: pr.engine}); err != nil {
 				return err
 			}
-			return river.AddWorkerSafely(w, &sequencer.ResumeWorker{Engine: pr.engine})
+			if err := river.AddWorkerSafely(w, &sequencer.ResumeWorker{Engine: pr.engine}); err != nil {
+				return err
+			}
+			inbox := &sequencer.Inbox{Engine: pr.engine}
+			if err := river.AddWorkerSafely(w, &sequencer.PollIMAPWorker{Inbox: inbox, InsecureSkipVerify: p.smtpInsecure || p.sim}); err != nil {
+				return err
+			}
+			return river.AddWorkerSafely(w, &sequencer.PollAllWorker{Store: st})
 		}
+		// Replies in the reps' mailboxes are read every minute.
+		jcfg.Periodic = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return sequencer.PollAllArgs{}, &river.InsertOpts{Queue: sequencer.QueueSend}
+			},
+			&river.PeriodicJobOpts{RunOnStart: true})}
 	} else {
 		pr.log.Warn("no TOUCHLINE_SECRET_KEY: list cleaning works, cadences are disabled")
 	}

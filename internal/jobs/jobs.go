@@ -191,6 +191,8 @@ type Config struct {
 	// queues they use and how many jobs of each run at once.
 	Register func(*river.Workers) error
 	Queues   map[string]int
+	// Periodic jobs run on the leader process (e.g. polling mailboxes).
+	Periodic []*river.PeriodicJob
 }
 
 // NewClient returns a River client on the store's pool.
@@ -216,6 +218,7 @@ func NewClient(st *store.Store, cfg Config) (*river.Client[pgx.Tx], error) {
 		for q, n := range cfg.Queues {
 			rc.Queues[q] = river.QueueConfig{MaxWorkers: n}
 		}
+		rc.PeriodicJobs = cfg.Periodic
 		rc.JobTimeout = cfg.Worker.Timeout(nil)
 		rc.RescueStuckJobsAfter = rc.JobTimeout + time.Minute
 		if cfg.RescueAfter > rc.JobTimeout {

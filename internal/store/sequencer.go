@@ -34,20 +34,40 @@ type Mailbox struct {
 	HasDKIMKey         bool      `json:"has_dkim_key"`
 	CreatedAt          time.Time `json:"created_at"`
 
-	PasswordSealed string `json:"-"`
-	DKIMKeySealed  string `json:"-"`
-	Workspace      int64  `json:"-"`
+	IMAPHost     string     `json:"imap_host,omitempty"`
+	IMAPPort     int        `json:"imap_port,omitempty"`
+	IMAPSecurity string     `json:"imap_security,omitempty"`
+	IMAPUsername string     `json:"imap_username,omitempty"`
+	IMAPFolder   string     `json:"imap_folder,omitempty"`
+	IMAPPolledAt *time.Time `json:"imap_polled_at,omitempty"`
+	IMAPError    string     `json:"imap_error,omitempty"`
+
+	PasswordSealed     string `json:"-"`
+	DKIMKeySealed      string `json:"-"`
+	IMAPPasswordSealed string `json:"-"`
+	IMAPUIDValidity    uint32 `json:"-"`
+	IMAPLastUID        uint32 `json:"-"`
+	Workspace          int64  `json:"-"`
 }
+
+// Sealed are a mailbox's secrets, sealed for its row.
+type Sealed struct{ Password, DKIMKey, IMAPPassword string }
 
 const mailboxColumns = `id, workspace_id, from_address, from_name, smtp_host, smtp_port, smtp_security, smtp_username,
 	COALESCE(smtp_password_sealed, ''), daily_cap, min_spacing_seconds, jitter_seconds, ramp_start_cap, ramp_daily_increment,
-	timezone, COALESCE(dkim_domain, ''), COALESCE(dkim_selector, ''), COALESCE(dkim_key_sealed, ''), created_at, COALESCE(paused_reason, '')`
+	timezone, COALESCE(dkim_domain, ''), COALESCE(dkim_selector, ''), COALESCE(dkim_key_sealed, ''), created_at, COALESCE(paused_reason, ''),
+	COALESCE(imap_host, ''), COALESCE(imap_port, 0), COALESCE(imap_security, ''), COALESCE(imap_username, ''), COALESCE(imap_folder, ''),
+	imap_polled_at, COALESCE(imap_error, ''), COALESCE(imap_password_sealed, ''), imap_uidvalidity, imap_last_uid`
 
 func scanMailbox(row pgx.Row) (Mailbox, error) {
 	var m Mailbox
+	var uidv, last int64
 	err := row.Scan(&m.ID, &m.Workspace, &m.FromAddress, &m.FromName, &m.SMTPHost, &m.SMTPPort, &m.SMTPSecurity, &m.SMTPUsername,
 		&m.PasswordSealed, &m.DailyCap, &m.MinSpacingSeconds, &m.JitterSeconds, &m.RampStartCap, &m.RampDailyIncrement,
-		&m.Timezone, &m.DKIMDomain, &m.DKIMSelector, &m.DKIMKeySealed, &m.CreatedAt, &m.PausedReason)
+		&m.Timezone, &m.DKIMDomain, &m.DKIMSelector, &m.DKIMKeySealed, &m.CreatedAt, &m.PausedReason,
+		&m.IMAPHost, &m.IMAPPort, &m.IMAPSecurity, &m.IMAPUsername, &m.IMAPFolder, &m.IMAPPolledAt, &m.IMAPError,
+		&m.IMAPPasswordSealed, &uidv, &last)
+	m.IMAPUIDValidity, m.IMAPLastUID = uint32(uidv), uint32(last)
 	m.HasPassword, m.HasDKIMKey = m.PasswordSealed != "", m.DKIMKeySealed != ""
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrNotFound
@@ -57,7 +77,7 @@ func scanMailbox(row pgx.Row) (Mailbox, error) {
 
 // CreateMailbox stores a mailbox. seal is called with the new row's ID to
 // seal its secrets, bound to that row, inside the same transaction.
-func (s *Store) CreateMailbox(ctx context.Context, ws int64, m Mailbox, seal func(id int64) (password, dkimKey string, err error)) (Mailbox, error) {
+func (s *Store) CreateMailbox(ctx context.Context, ws int64, m Mailbox, seal func(id int64) (Sealed, error)) (Mailbox, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return m, err
@@ -77,11 +97,14 @@ func (s *Store) CreateMailbox(ctx context.Context, ws int64, m Mailbox, seal fun
 	if err != nil {
 		return m, err
 	}
-	pw, key, err := seal(id)
+	sealed, err := seal(id)
 	if err != nil {
 		return m, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE mailboxes SET smtp_password_sealed = NULLIF($2, ''), dkim_key_sealed = NULLIF($3, '') WHERE id = $1`, id, pw, key); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE mailboxes SET smtp_password_sealed = NULLIF($2, ''), dkim_key_sealed = NULLIF($3, ''),
+		imap_host = NULLIF($4, ''), imap_port = NULLIF($5, 0), imap_security = NULLIF($6, ''), imap_username = NULLIF($7, ''),
+		imap_password_sealed = NULLIF($8, ''), imap_folder = NULLIF($9, '') WHERE id = $1`,
+		id, sealed.Password, sealed.DKIMKey, m.IMAPHost, m.IMAPPort, m.IMAPSecurity, m.IMAPUsername, sealed.IMAPPassword, m.IMAPFolder); err != nil {
 		return m, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -818,4 +841,34 @@ func (s *Store) InsertEnrollments(ctx context.Context, tx pgx.Tx, ws, cadenceID 
 		out[lead] = id
 	}
 	return out, rows.Err()
+}
+
+// IMAPMailboxes lists the mailboxes whose replies are polled over IMAP.
+func (s *Store) IMAPMailboxes(ctx context.Context) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM mailboxes WHERE imap_host IS NOT NULL ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// SaveIMAPState records where polling a mailbox stopped.
+func (s *Store) SaveIMAPState(ctx context.Context, id int64, uidValidity, lastUID uint32) error {
+	_, err := s.pool.Exec(ctx, `UPDATE mailboxes SET imap_uidvalidity = $2, imap_last_uid = $3 WHERE id = $1`, id, int64(uidValidity), int64(lastUID))
+	return err
+}
+
+// SetIMAPResult records the outcome of a poll ("" for success).
+func (s *Store) SetIMAPResult(ctx context.Context, id int64, errText string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE mailboxes SET imap_polled_at = now(), imap_error = NULLIF($2, '') WHERE id = $1`, id, errText)
+	return err
 }
