@@ -216,6 +216,30 @@ func TestRepliesAndBounces(t *testing.T) {
 	if l5.Stage != "prospect" || !colleague {
 		t.Fatalf("colleague reply: stage %s, events %+v", l5.Stage, ev5)
 	}
+
+	// The numbers add up: 6 first emails and the second of lead4 and
+	// lead5; 2 replies (one of a colleague), 1 auto-reply, 1 hard
+	// bounce, 1 unsubscribe, 2 prospects.
+	periods, steps, err := r.st.Stats(ctx, r.ws.ID, store.StatsFilter{CadenceID: c.ID, From: time.Now().Add(-48 * time.Hour), To: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tot store.PeriodStats
+	for _, p := range periods {
+		tot.Enrolled += p.Enrolled
+		tot.Sent += p.Sent
+		tot.Replies += p.Replies
+		tot.AutoReplies += p.AutoReplies
+		tot.HardBounces += p.HardBounces
+		tot.Unsubscribes += p.Unsubscribes
+		tot.ProspectsCreated += p.ProspectsCreated
+	}
+	if tot.Enrolled != 6 || tot.Sent != 8 || tot.Replies != 2 || tot.AutoReplies != 1 || tot.HardBounces != 1 || tot.Unsubscribes != 1 || tot.ProspectsCreated != 2 {
+		t.Fatalf("stats totals %+v", tot)
+	}
+	if len(steps) != 2 || steps[0].Step != 1 || steps[0].Sent != 6 || steps[0].Replies != 2 || steps[1].Sent != 2 {
+		t.Fatalf("per-step stats %+v", steps)
+	}
 }
 
 // TestGuardrailsKnowTheCause: hard bounces pause the cadence (the list is

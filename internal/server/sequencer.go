@@ -37,6 +37,7 @@ func (s *Server) sequencerRoutes() []route {
 		{"GET", "/v1/tasks", true, s.listTasks},
 		{"POST", "/v1/tasks/{id}/complete", true, s.completeTask},
 		{"GET", "/v1/inbound", true, s.listInbound},
+		{"GET", "/v1/stats", true, s.stats},
 		{"POST", "/v1/inbound/{id}/reclassify", true, s.reclassify},
 		{"GET", "/u/{token}", false, s.unsubscribePage},
 		{"POST", "/u/{token}", false, s.unsubscribe},
@@ -197,6 +198,55 @@ func (s *Server) disposition(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, l)
+}
+
+// stats reports outcomes per day, and per step and A/B variant.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	now := time.Now().UTC()
+	f := store.StatsFilter{From: now.AddDate(0, 0, -30), To: now.Add(24 * time.Hour)}
+	for name, dst := range map[string]*int64{"cadence_id": &f.CadenceID, "mailbox_id": &f.MailboxID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				problem(w, http.StatusBadRequest, "bad_id", "Bad "+name, fmt.Sprintf("%q is not an ID", v))
+				return
+			}
+			*dst = n
+		}
+	}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				if t, err = time.Parse("2006-01-02", v); err != nil {
+					problem(w, http.StatusBadRequest, "bad_"+name, "Bad "+name, name+" is a date (2026-11-01) or an RFC 3339 time")
+					return
+				}
+			}
+			*dst = t
+		}
+	}
+	if iv := q.Get("interval"); iv != "" && iv != "day" {
+		problem(w, http.StatusBadRequest, "bad_interval", "Bad interval", "interval is day")
+		return
+	}
+	if !f.To.After(f.From) || f.To.Sub(f.From) > 366*24*time.Hour {
+		problem(w, http.StatusBadRequest, "bad_range", "Bad range", "to must be after from, at most a year apart")
+		return
+	}
+	periods, steps, err := s.cfg.Store.Stats(r.Context(), workspaceOf(r).ID, f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if periods == nil {
+		periods = []store.PeriodStats{}
+	}
+	if steps == nil {
+		steps = []store.StepStats{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": f.From, "to": f.To, "interval": "day", "periods": periods, "steps": steps})
 }
 
 func (s *Server) listInbound(w http.ResponseWriter, r *http.Request) {

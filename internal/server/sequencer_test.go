@@ -991,3 +991,22 @@ func TestDispositionAndMailboxResumeAPI(t *testing.T) {
 	}
 	expectProblem(t, e.post("/v1/mailboxes/999999/resume", key, nil), 404, "not_found")
 }
+
+func TestStatsAPI(t *testing.T) {
+	t.Parallel()
+	e := newSeqEnv(t)
+	key := e.key("stats")
+	resp := e.do("GET", "/v1/stats?from=2026-11-01&to=2026-11-08", key, "", nil)
+	body := expectStatus(t, resp, 200)
+	got := unmarshal[struct {
+		Periods []store.PeriodStats `json:"periods"`
+		Steps   []store.StepStats   `json:"steps"`
+	}](t, body)
+	if len(got.Periods) != 8 || got.Steps == nil {
+		t.Fatalf("stats %s", body)
+	}
+	expectProblem(t, e.do("GET", "/v1/stats?from=yesterday", key, "", nil), 400, "bad_from")
+	expectProblem(t, e.do("GET", "/v1/stats?interval=week", key, "", nil), 400, "bad_interval")
+	expectProblem(t, e.do("GET", "/v1/stats?from=2026-11-08&to=2026-11-01", key, "", nil), 400, "bad_range")
+	expectProblem(t, e.do("GET", "/v1/stats?cadence_id=x", key, "", nil), 400, "bad_id")
+}
