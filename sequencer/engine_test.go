@@ -98,6 +98,9 @@ func newRig(t *testing.T) *rig {
 			if err := river.AddWorkerSafely(wk, &sequencer.ResumeWorker{Engine: eng}); err != nil {
 				return err
 			}
+			if err := river.AddWorkerSafely(wk, &sequencer.WebhookWorker{Engine: eng}); err != nil {
+				return err
+			}
 			return river.AddWorkerSafely(wk, &sequencer.PollIMAPWorker{Inbox: &sequencer.Inbox{Engine: eng}})
 		}})
 	if err != nil {

@@ -150,6 +150,9 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 		if err := ib.Store.StopLeadEnrollments(ctx, tx, ws, tm.LeadID, string(res.Class)); err != nil {
 			return err
 		}
+		if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": string(res.Class)}); err != nil {
+			return err
+		}
 		return event(string(res.Class), map[string]any{"rule": res.Rule})
 	case classify.ClassBounce:
 		for _, r := range res.Recipients {
@@ -173,6 +176,9 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 					}
 				}
 				if err := event("hard_bounce", data); err != nil {
+					return err
+				}
+				if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": "bounced"}); err != nil {
 					return err
 				}
 				if err := ib.guard(ctx, tx, tm, "hard_bounce"); err != nil {
@@ -239,8 +245,18 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 				return err
 			}
 		}
-		if _, err := ib.Store.PromoteLead(ctx, tx, ws, tm.LeadID, "prospect", "replied"); err != nil {
+		promoted, err := ib.Store.PromoteLead(ctx, tx, ws, tm.LeadID, "prospect", "replied")
+		if err != nil {
 			return err
+		}
+		if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": "replied"}); err != nil {
+			return err
+		}
+		if promoted {
+			if err := ib.emit(ctx, tx, ib.River, ws, "lead.promoted", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail,
+				"stage": "prospect", "enrollment_id": tm.EnrollmentID, "snippet": res.Snippet, "colleague": colleague}); err != nil {
+				return err
+			}
 		}
 		data := map[string]any{"snippet": res.Snippet, "mailbox_id": tm.MailboxID, "from": fromAddr}
 		if colleague {
@@ -278,6 +294,7 @@ func (ib *Inbox) guard(ctx context.Context, tx pgx.Tx, tm store.TouchMatch, outc
 			return err
 		}
 		ib.log().Warn("cadence paused by the bounce guardrail", "cadence", tm.CadenceID, "reason", reason)
+		return ib.emit(ctx, tx, ib.River, tm.Workspace, "cadence.paused", map[string]any{"cadence_id": tm.CadenceID, "reason": reason})
 	case "sender_rejection":
 		if tm.MailboxID == nil {
 			return nil
@@ -292,6 +309,7 @@ func (ib *Inbox) guard(ctx context.Context, tx pgx.Tx, tm store.TouchMatch, outc
 			return err
 		}
 		ib.log().Warn("mailbox paused by the sender-rejection guardrail", "mailbox", *tm.MailboxID, "reason", reason)
+		return ib.emit(ctx, tx, ib.River, tm.Workspace, "mailbox.paused", map[string]any{"mailbox_id": *tm.MailboxID, "reason": reason})
 	}
 	return nil
 }

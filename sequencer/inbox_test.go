@@ -3,10 +3,16 @@ package sequencer_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/mail"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -383,5 +389,63 @@ func TestReclassify(t *testing.T) {
 	l, _ := r.st.GetLead(ctx, r.ws.ID, e.LeadID)
 	if e.State != "stopped" || e.StateReason != "replied" || l.Stage != "prospect" {
 		t.Fatalf("after reclassify: %s (%s), stage %s", e.State, e.StateReason, l.Stage)
+	}
+}
+
+// TestWebhookOnPromotion: a reply fires lead.promoted to a registered
+// endpoint, signed with its secret; a failing endpoint is retried.
+func TestWebhookOnPromotion(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	type delivery struct {
+		event, sig string
+		body       []byte
+	}
+	got := make(chan delivery, 10)
+	fails := 1
+	var mu sync.Mutex
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails > 0 { // the first delivery fails: it must be retried
+			fails--
+			w.WriteHeader(503)
+			return
+		}
+		b, _ := io.ReadAll(req.Body)
+		got <- delivery{req.Header.Get("Touchline-Event"), req.Header.Get("Touchline-Signature"), b}
+	}))
+	defer hook.Close()
+	wh, secret, err := r.op.CreateWebhook(ctx, r.ws.ID, hook.URL+"/touchline", []string{"lead.promoted"})
+	if err != nil || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("%+v %q %v", wh, secret, err)
+	}
+	if _, _, err := r.op.CreateWebhook(ctx, r.ws.ID, "ftp://x", []string{"lead.exploded"}); err == nil {
+		t.Fatal("bad webhook accepted")
+	}
+	m := r.mailbox(100)
+	c, _, _ := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "wh", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+		Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}}})
+	r.op.Launch(ctx, r.ws.ID, c.ID, false)
+	r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead12@prospect.test", FirstName: "L"}}})
+	first := firstMessages(t, r, 1)["lead12@prospect.test"]
+	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+	if err := inbox.HandleMessage(ctx, inbound.Message{Source: "smtp", Raw: reply("lead12@prospect.test", "ana@sender.test", first.messageID, "Re: Hello", "Sure, call me.")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		var p map[string]any
+		if err := json.Unmarshal(d.body, &p); err != nil || d.event != "lead.promoted" || p["email"] != "lead12@prospect.test" || p["stage"] != "prospect" {
+			t.Fatalf("delivery %s %s", d.event, d.body)
+		}
+		ts := strings.TrimPrefix(strings.Split(d.sig, ",")[0], "t=")
+		sec, _ := strconv.ParseInt(ts, 10, 64)
+		if want := sequencer.WebhookSignature([]byte(secret), time.Unix(sec, 0), d.body); d.sig != want {
+			t.Fatalf("signature %s, want %s", d.sig, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook delivered (the first attempt fails and must be retried)")
 	}
 }

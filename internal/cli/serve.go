@@ -326,6 +326,9 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			if err := river.AddWorkerSafely(w, &sequencer.PollIMAPWorker{Inbox: inbox, InsecureSkipVerify: p.smtpInsecure || p.sim}); err != nil {
 				return err
 			}
+			if err := river.AddWorkerSafely(w, &sequencer.WebhookWorker{Engine: pr.engine}); err != nil {
+				return err
+			}
 			return river.AddWorkerSafely(w, &sequencer.PollAllWorker{Store: st})
 		}
 		// Replies in the reps' mailboxes are read every minute.

@@ -38,6 +38,8 @@ func (s *Server) sequencerRoutes() []route {
 		{"POST", "/v1/tasks/{id}/complete", true, s.completeTask},
 		{"GET", "/v1/inbound", true, s.listInbound},
 		{"GET", "/v1/stats", true, s.stats},
+		{"POST", "/v1/webhooks", true, s.createWebhook},
+		{"GET", "/v1/webhooks", true, s.listWebhooks},
 		{"POST", "/v1/inbound/{id}/reclassify", true, s.reclassify},
 		{"GET", "/u/{token}", false, s.unsubscribePage},
 		{"POST", "/u/{token}", false, s.unsubscribe},
@@ -198,6 +200,34 @@ func (s *Server) disposition(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, l)
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
+	if s.noSequencer(w) {
+		return
+	}
+	var req struct {
+		URL    string   `json:"url"`
+		Events []string `json:"events"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	hook, secret, err := s.cfg.Sequencer.CreateWebhook(r.Context(), workspaceOf(r).ID, req.URL, req.Events)
+	if err != nil {
+		s.seqError(w, r, err, "Webhook")
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"webhook": hook, "secret": secret})
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	hooks, err := s.cfg.Store.ListWebhooks(r.Context(), workspaceOf(r).ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhooks": hooks})
 }
 
 // stats reports outcomes per day, and per step and A/B variant.
