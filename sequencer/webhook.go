@@ -24,7 +24,7 @@ import (
 )
 
 // Webhook events.
-var WebhookEvents = []string{"lead.promoted", "enrollment.stopped", "mailbox.paused", "cadence.paused"}
+var WebhookEvents = []string{"lead.promoted", "enrollment.stopped", "mailbox.paused", "cadence.paused", "list.completed"}
 
 // WebhookArgs is one delivery of one event to one endpoint.
 type WebhookArgs struct {
@@ -150,4 +150,11 @@ func (o *Operator) CreateWebhook(ctx context.Context, ws int64, rawURL string, e
 		return o.Secrets.Seal([]byte(secret), fmt.Sprintf("webhook:%d:secret", id))
 	})
 	return hook, secret, err
+}
+
+// ListCompleted is store.Store.OnListDone: it fires list.completed.
+func (e *Engine) ListCompleted(client *river.Client[pgx.Tx]) func(ctx context.Context, tx pgx.Tx, l store.List) error {
+	return func(ctx context.Context, tx pgx.Tx, l store.List) error {
+		return e.emit(ctx, tx, client, l.Workspace, "list.completed", map[string]any{"list_id": l.ID, "name": l.Name, "total": l.Total})
+	}
 }

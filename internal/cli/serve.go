@@ -347,6 +347,9 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		return nil, ExitUsage
 	}
 	pr.river = rc
+	if pr.engine != nil {
+		st.OnListDone = pr.engine.ListCompleted(rc)
+	}
 	return pr, ExitOK
 }
 

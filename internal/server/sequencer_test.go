@@ -95,11 +95,17 @@ func newSeqEnv(t *testing.T) *seqEnv {
 		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test",
 		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
 	rc, err := jobs.NewClient(st, jobs.Config{Workers: 2, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v, JobTimeout: time.Minute},
-		Queues:   map[string]int{sequencer.QueueSend: 4},
-		Register: func(wk *river.Workers) error { return river.AddWorkerSafely(wk, &sequencer.TouchWorker{Engine: eng}) }})
+		Queues: map[string]int{sequencer.QueueSend: 4},
+		Register: func(wk *river.Workers) error {
+			if err := river.AddWorkerSafely(wk, &sequencer.TouchWorker{Engine: eng}); err != nil {
+				return err
+			}
+			return river.AddWorkerSafely(wk, &sequencer.WebhookWorker{Engine: eng})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.OnListDone = eng.ListCompleted(rc) // before the workers start
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := rc.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -1009,4 +1015,39 @@ func TestStatsAPI(t *testing.T) {
 	expectProblem(t, e.do("GET", "/v1/stats?interval=week", key, "", nil), 400, "bad_interval")
 	expectProblem(t, e.do("GET", "/v1/stats?from=2026-11-08&to=2026-11-01", key, "", nil), 400, "bad_range")
 	expectProblem(t, e.do("GET", "/v1/stats?cadence_id=x", key, "", nil), 400, "bad_id")
+}
+
+// TestListCompletedWebhook: the transaction that finishes a list fires
+// list.completed, once.
+func TestListCompletedWebhook(t *testing.T) {
+	t.Parallel()
+	e := newSeqEnv(t)
+	key := e.key("lc")
+	got := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.Header.Get("Touchline-Event") + " " + string(b)
+	}))
+	defer hook.Close()
+	resp := e.post("/v1/webhooks", key, map[string]any{"url": hook.URL, "events": []string{"list.completed"}})
+	expectStatus(t, resp, 201)
+	var sb strings.Builder
+	sb.WriteString("email\n")
+	for i := range 40 {
+		fmt.Fprintf(&sb, "lead%d@prospect.test\n", i)
+	}
+	l := e.upload(key, "hooked", sb.String())
+	select {
+	case d := <-got:
+		if !strings.HasPrefix(d, "list.completed ") || !strings.Contains(d, fmt.Sprintf(`"list_id": %d`, l.ID)) {
+			t.Fatalf("delivery %q", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no list.completed delivery")
+	}
+	select {
+	case d := <-got:
+		t.Fatalf("a second delivery: %q", d)
+	case <-time.After(500 * time.Millisecond):
+	}
 }

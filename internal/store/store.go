@@ -34,6 +34,9 @@ var (
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// OnListDone, when set, runs in the transaction that finishes a list
+	// (the list.completed webhook).
+	OnListDone func(ctx context.Context, tx pgx.Tx, l List) error
 }
 
 // Open connects to url and checks the connection.

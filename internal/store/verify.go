@@ -163,14 +163,23 @@ func (s *Store) saveVerdicts(ctx context.Context, l List, verdicts []RowVerdict,
 			return err
 		}
 		if n > 0 {
-			if _, err := tx.Exec(ctx, `
+			var finished bool
+			if err := tx.QueryRow(ctx, `
 				UPDATE lists SET processed = processed + $2, deliverable = deliverable + $3, undeliverable = undeliverable + $4,
 					risky = risky + $5, unknown = unknown + $6, updated_at = now(),
 					status = CASE WHEN status IN ('queued', 'running') THEN
 						CASE WHEN processed + $2 >= total THEN 'done' ELSE 'running' END ELSE status END,
 					finished_at = CASE WHEN status IN ('queued', 'running') AND processed + $2 >= total THEN now() ELSE finished_at END
-				WHERE id = $1`, l.ID, n, c.Deliverable, c.Undeliverable, c.Risky, c.Unknown); err != nil {
+				WHERE id = $1
+				RETURNING status = 'done' AND finished_at = now()`, l.ID, n, c.Deliverable, c.Undeliverable, c.Risky, c.Unknown).Scan(&finished); err != nil {
 				return err
+			}
+			// Exactly one transaction finishes a list: the one whose update
+			// set finished_at (now() is its own start time).
+			if finished && s.OnListDone != nil {
+				if err := s.OnListDone(ctx, tx, l); err != nil {
+					return err
+				}
 			}
 			var fresh []RowVerdict
 			for _, v := range verdicts {
