@@ -489,6 +489,38 @@ func (w *TaskDeadlineWorker) Work(ctx context.Context, job *river.Job[TaskDeadli
 	})
 }
 
+// requeueNext queues the job of a resumed enrollment's waiting step: a step
+// still in the future keeps its time; one that fell due while paused goes
+// out at the next opening, not in a burst. A step that is not scheduled (a
+// task waiting for a person, or settled) needs nothing. client may be nil
+// inside a worker.
+func (e *Engine) requeueNext(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], enrollmentID int64, step int) error {
+	t, err := e.Store.TouchForUpdate(ctx, tx, enrollmentID, step)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || t.Status != "scheduled" {
+		return err
+	}
+	now := e.now()
+	due := t.DueAt
+	if due.Before(now) {
+		due = now
+		if err := e.Store.RescheduleTouch(ctx, tx, enrollmentID, step, due); err != nil {
+			return err
+		}
+	}
+	if c, err := river.ClientFromContextSafely[pgx.Tx](ctx); err == nil {
+		client = c
+	}
+	if client == nil {
+		return errors.New("sequencer: no River client to queue the touch")
+	}
+	opts := touchOpts(due, now)
+	_, err = client.InsertTx(ctx, tx, TouchArgs{EnrollmentID: enrollmentID, Step: step}, &opts)
+	return err
+}
+
 // scheduleNext schedules the step after step, or finishes the enrollment.
 func (e *Engine) scheduleNext(ctx context.Context, tx pgx.Tx, en store.Enrollment, c *Cadence, step int, loc *time.Location, now time.Time) error {
 	if step >= c.StepCount() {

@@ -374,19 +374,8 @@ func (w *ResumeWorker) Work(ctx context.Context, job *river.Job[ResumeArgs]) err
 			if _, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"paused"}, "active", "resumed after "+job.Args.Reason); err != nil {
 				return err
 			}
-			t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, en.NextStep)
-			if err == nil && t.Status == "scheduled" {
-				now := e.now()
-				due := t.DueAt
-				if due.Before(now) {
-					due = now
-					if err := e.Store.RescheduleTouch(ctx, tx, en.ID, en.NextStep, due); err != nil {
-						return err
-					}
-				}
-				if err := insertTouch(ctx, tx, en.ID, en.NextStep, due, now); err != nil {
-					return err
-				}
+			if err := e.requeueNext(ctx, tx, nil, en.ID, en.NextStep); err != nil {
+				return err
 			}
 		}
 		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
@@ -427,19 +416,8 @@ func (ib *Inbox) Reclassify(ctx context.Context, ws, id int64, class classify.Cl
 				if _, err := ib.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"paused"}, "active", "reclassified"); err != nil {
 					return err
 				}
-				if t, err := ib.Store.TouchForUpdate(ctx, tx, en.ID, en.NextStep); err == nil && t.Status == "scheduled" {
-					client := ib.River
-					if client != nil {
-						now := ib.now()
-						due := t.DueAt
-						if due.Before(now) {
-							due = now
-						}
-						opts := touchOpts(due, now)
-						if _, err := client.InsertTx(ctx, tx, TouchArgs{EnrollmentID: en.ID, Step: en.NextStep}, &opts); err != nil {
-							return err
-						}
-					}
+				if err := ib.requeueNext(ctx, tx, ib.River, en.ID, en.NextStep); err != nil {
+					return err
 				}
 			}
 		}

@@ -477,27 +477,7 @@ func (o *Operator) SetEnrollmentState(ctx context.Context, ws, id int64, action 
 		if action != "resume" {
 			return nil
 		}
-		t, err := o.Store.TouchForUpdate(ctx, tx, id, cur.NextStep)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if t.Status != "scheduled" {
-			return nil // a task waiting for a person, or already settled
-		}
-		// A step still in the future keeps its time; one that fell due
-		// while paused goes out at the next opening, not in a burst.
-		now := o.now()
-		due := t.DueAt
-		if due.Before(now) {
-			due = now
-			if err := o.Store.RescheduleTouch(ctx, tx, id, cur.NextStep, due); err != nil {
-				return err
-			}
-		}
-		return o.insert(ctx, tx, id, cur.NextStep, due, now)
+		return o.requeueNext(ctx, tx, o.River, id, cur.NextStep)
 	})
 	if err != nil {
 		return en, err

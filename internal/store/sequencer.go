@@ -258,24 +258,10 @@ func (s *Store) SetLeadVerification(ctx context.Context, ws, leadID int64, statu
 
 // MailboxLoads counts active enrollments per mailbox, to spread new leads.
 func (s *Store) MailboxLoads(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]int, error) {
-	rows, err := tx.Query(ctx, `
+	return countsBy[int64](tx.Query(ctx, `
 		SELECT m, count(e.id) FROM unnest($1::bigint[]) AS m
 		LEFT JOIN enrollments e ON e.mailbox_id = m AND e.state IN ('active', 'paused')
-		GROUP BY m`, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int64]int{}
-	for rows.Next() {
-		var id int64
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
+		GROUP BY m`, ids))
 }
 
 // InsertEnrollment enrolls a lead and schedules its first step. created is
@@ -599,16 +585,7 @@ func (s *Store) CustomFieldKeys(ctx context.Context, ws int64) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // LeadEvent appends to a lead's history in tx.
@@ -655,42 +632,32 @@ func (s *Store) CountOpenTouches(ctx context.Context, cadenceID int64) (int, err
 
 // TouchStatusCounts counts a cadence's touches by status.
 func (s *Store) TouchStatusCounts(ctx context.Context, cadenceID int64) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT t.status, count(*) FROM touches t JOIN enrollments e ON e.id = t.enrollment_id
-		WHERE e.cadence_id = $1 GROUP BY t.status`, cadenceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
-		out[st] = n
-	}
-	return out, rows.Err()
+	return countsBy[string](s.pool.Query(ctx, `SELECT t.status, count(*) FROM touches t JOIN enrollments e ON e.id = t.enrollment_id
+		WHERE e.cadence_id = $1 GROUP BY t.status`, cadenceID))
 }
 
 // MailboxSentToday returns each mailbox's sends on its current local day.
 func (s *Store) MailboxSentToday(ctx context.Context, ws int64) (map[int64]int, error) {
-	rows, err := s.pool.Query(ctx, `
+	return countsBy[int64](s.pool.Query(ctx, `
 		SELECT m.id, COALESCE(d.sent, 0) FROM mailboxes m
 		LEFT JOIN mailbox_days d ON d.mailbox_id = m.id AND d.day = (now() AT TIME ZONE m.timezone)::date
-		WHERE m.workspace_id = $1`, ws)
+		WHERE m.workspace_id = $1`, ws))
+}
+
+// countsBy collects (key, count) rows into a map.
+func countsBy[K comparable](rows pgx.Rows, err error) (map[K]int, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[int64]int{}
+	out := map[K]int{}
 	for rows.Next() {
-		var id int64
+		var k K
 		var n int
-		if err := rows.Scan(&id, &n); err != nil {
+		if err := rows.Scan(&k, &n); err != nil {
 			return nil, err
 		}
-		out[id] = n
+		out[k] = n
 	}
 	return out, rows.Err()
 }
@@ -849,16 +816,7 @@ func (s *Store) IMAPMailboxes(ctx context.Context) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 // SaveIMAPState records where polling a mailbox stopped.

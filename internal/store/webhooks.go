@@ -61,16 +61,7 @@ func (s *Store) WebhooksFor(ctx context.Context, tx pgx.Tx, ws int64, event stri
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 // GetWebhook returns one endpoint (any workspace, for delivery).
