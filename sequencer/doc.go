@@ -22,10 +22,12 @@
 // inserted in the same transaction that records the current step and
 // completes its job (river.JobCompleteTx), so a chain can neither break
 // nor fork. Before any byte of a message goes to SMTP, one committed
-// transaction locks the mailbox, checks and counts its daily cap and
-// spacing, and moves the touch to 'sending'. After SMTP answers, the touch
-// becomes 'sent' (or 'failed' on a 5xx, which stops the enrollment). If
-// the process dies between the two transactions, the retried job finds the
+// statement (store.ClaimTouch) locks the enrollment, the touch and the
+// mailbox, checks that the enrollment is still at this step, that the
+// address and its domain are not suppressed, and the mailbox's daily cap
+// and spacing, counts the send and moves the touch to 'sending'. After SMTP
+// answers, the touch becomes 'sent' (or 'failed' on a 5xx, which stops the
+// enrollment). If the process dies between the two, the retried job finds the
 // touch in 'sending' and cannot know whether SMTP queued the message: it
 // marks the touch 'uncertain', never sends it again, and goes on with the
 // next step. So across any crash: no touch is sent twice; every touch ends

@@ -154,7 +154,7 @@ func (w *TouchWorker) Timeout(*river.Job[TouchArgs]) time.Duration {
 
 // Work runs one touch. The guarantee, per (enrollment, step): the touch
 // row is moved to 'sending' and the mailbox's cap counted in one committed
-// transaction before the message is handed to SMTP; the row becomes 'sent'
+// statement before the message is handed to SMTP; the row becomes 'sent'
 // and the next step's job is inserted in the transaction that completes
 // this job. A touch found in 'sending' when its job runs again was claimed
 // by a process that died before recording SMTP's answer: it is marked
@@ -167,13 +167,14 @@ func (w *TouchWorker) Work(ctx context.Context, job *river.Job[TouchArgs]) error
 func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	args := job.Args
 	now := e.now()
-	en, err := e.Store.GetEnrollment(ctx, 0, args.EnrollmentID)
+	tc, err := e.Store.TouchContext(ctx, args.EnrollmentID, args.Step)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	en := tc.Enrollment
 	// Paused or stopped enrollments, and stale jobs, do nothing: resume
 	// schedules the step again.
 	if en.State != "active" || en.NextStep != args.Step {
@@ -195,10 +196,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		}
 		now = e.now()
 	}
-	sc, err := e.Store.GetCadence(ctx, 0, en.CadenceID)
-	if err != nil {
-		return err
-	}
+	sc := tc.Cadence
 	if sc.Status != "active" {
 		return nil
 	}
@@ -210,10 +208,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		return nil
 	}
 	step := &c.steps[args.Step-1]
-	lead, err := e.Store.GetLead(ctx, en.Workspace, en.LeadID)
-	if err != nil {
-		return err
-	}
+	lead := tc.Lead
 	loc := c.location(lead.Timezone)
 	complete := func(tx pgx.Tx) error {
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
@@ -263,13 +258,10 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	if reason, ok := e.gate(ctx, en, lead, c); !ok {
 		return stop("skipped", reason)
 	}
-	m, err := e.Store.GetMailbox(ctx, en.Workspace, derefID(en.MailboxID))
-	if errors.Is(err, store.ErrNotFound) {
+	if !tc.HasMailbox {
 		return stop("skipped", "mailbox_removed")
 	}
-	if err != nil {
-		return err
-	}
+	m := tc.Mailbox
 	if m.PausedReason != "" {
 		// The sender is in trouble; the touch waits for a person to resume
 		// the mailbox, and checks again in an hour.
@@ -294,44 +286,27 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	if m.JitterSeconds > 0 {
 		spacing += time.Duration(rand.IntN(m.JitterSeconds+1)) * time.Second
 	}
-	var claim store.ClaimResult
-	var already string
-	err = e.Store.InTx(ctx, func(tx pgx.Tx) error {
-		cur, err := e.Store.EnrollmentForUpdate(ctx, tx, en.ID)
-		if err != nil {
-			return err
-		}
-		if cur.State != "active" || cur.NextStep != args.Step {
-			// Stopped, paused or moved on since the job started (a reply
-			// that came in while the touch waited for its time): under
-			// the lock, this is the last word. Nothing is sent.
-			already = "enrollment " + cur.State
-			return complete(tx)
-		}
-		t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, args.Step)
-		if err != nil {
-			return err
-		}
-		if t.Status != "scheduled" {
-			already = t.Status
-			if t.Status == "sending" {
-				// Claimed by a process that died before SMTP's answer
-				// was recorded: never send again, say so, go on.
-				if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "uncertain",
-					"the worker stopped between handing the message to SMTP and recording the answer; not sent again"); err != nil {
-					return err
-				}
-				if err := e.scheduleNext(ctx, tx, en, c, args.Step, loc, now); err != nil {
-					return err
-				}
-			}
-			return complete(tx)
-		}
-		claim, err = e.Store.ClaimSend(ctx, tx, m, capToday(m, now), day, spacing, en.ID, args.Step, msgID, variant)
-		return err
+	addr, _ := verifier.ParseAddress(lead.Email) // parsed by the gate
+	claim, err := e.Store.ClaimTouch(ctx, store.ClaimRequest{
+		EnrollmentID: en.ID, Step: args.Step, Workspace: en.Workspace, Email: addr.String(), Domain: addr.Domain,
+		MailboxID: m.ID, CapToday: capToday(m, now), Day: day, Spacing: spacing, MessageID: msgID, Variant: variant,
 	})
-	if err != nil || already != "" {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
 		return err
+	}
+	switch claim.Why {
+	case "enrollment":
+		// Stopped, paused or moved on since the job started (a reply
+		// that came in while the touch waited for its time): under the
+		// lock, this is the last word. Nothing is sent.
+		return nil
+	case "touch":
+		return e.unclaimable(ctx, job, en, c, loc)
+	case "suppressed":
+		return stop("skipped", "suppressed")
 	}
 	if !claim.Claimed && claim.Why == "spacing" && claim.Wait < 2*nearDue {
 		// Another touch of this mailbox just went: wait out the spacing
@@ -377,20 +352,24 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			if due := touchDue(en, args.Step); !due.IsZero() {
 				metrics.SchedulerLag.Observe(max(now.Sub(due), 0).Seconds())
 			}
-			if err := e.Store.MarkSent(ctx, tx, en.ID, args.Step, "accepted"); err != nil {
+			rec := store.Sent{Workspace: en.Workspace, EnrollmentID: en.ID, LeadID: lead.ID, Step: args.Step, Outcome: "accepted"}
+			if en.ThreadMessageID == "" {
+				rec.ThreadMessageID, rec.ThreadSubject = msgID, subject
+			}
+			if args.Step >= c.StepCount() {
+				rec.Finish = true
+			} else {
+				rec.Next = args.Step + 1
+				rec.NextChannel = c.steps[rec.Next-1].Channel
+				rec.NextDue = c.due(rec.Next, now, loc)
+			}
+			if err := e.Store.RecordSent(ctx, tx, rec); err != nil {
 				return err
 			}
-			if en.ThreadMessageID == "" {
-				if err := e.Store.SetThread(ctx, tx, en.ID, msgID, subject); err != nil {
+			if rec.Next > 0 {
+				if err := insertTouch(ctx, tx, en.ID, rec.Next, rec.NextDue, now); err != nil {
 					return err
 				}
-			}
-			if err := e.Store.LeadEvent(ctx, tx, en.Workspace, lead.ID, "touch_sent", map[string]any{
-				"enrollment_id": en.ID, "step": args.Step, "message_id": msgID, "mailbox_id": m.ID}); err != nil {
-				return err
-			}
-			if err := e.scheduleNext(ctx, tx, en, c, args.Step, loc, now); err != nil {
-				return err
 			}
 			return complete(tx)
 		case errors.As(sendErr, &se) && se.Uncertain:
@@ -424,6 +403,39 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			}
 			return sendErr
 		}
+	})
+}
+
+// unclaimable handles a touch whose row was no longer 'scheduled' when its
+// job came to claim it. One found 'sending' was claimed by a process that
+// died before SMTP's answer was recorded: it is marked 'uncertain', never
+// sent again, and the chain goes on. Any other status was recorded by an
+// earlier run of this job: nothing to do.
+func (e *Engine) unclaimable(ctx context.Context, job *river.Job[TouchArgs], en store.Enrollment, c *Cadence, loc *time.Location) error {
+	step := job.Args.Step
+	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+		cur, err := e.Store.EnrollmentForUpdate(ctx, tx, en.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != "active" || cur.NextStep != step {
+			return nil
+		}
+		t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, step)
+		if err != nil {
+			return err
+		}
+		if t.Status == "sending" {
+			if err := e.Store.SetTouch(ctx, tx, en.ID, step, "uncertain",
+				"the worker stopped between handing the message to SMTP and recording the answer; not sent again"); err != nil {
+				return err
+			}
+			if err := e.scheduleNext(ctx, tx, en, c, step, loc, e.now()); err != nil {
+				return err
+			}
+		}
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
 	})
 }
 
@@ -542,13 +554,14 @@ func (e *Engine) gate(ctx context.Context, en store.Enrollment, lead store.Lead,
 	if err != nil {
 		return "undeliverable: syntax", false
 	}
-	if sup, err := e.Store.SuppressedTx(ctx, nil, en.Workspace, addr.String(), addr.Domain); err == nil && sup {
-		return "suppressed", false
-	}
+	// Suppressions are checked again, atomically, by the claim; here only
+	// to spare a suppressed address a verification probe.
 	fresh := cmpDur(e.FreshFor, 30*24*time.Hour)
 	status, reason := "", ""
 	if v := lead.Verification; v != nil && e.now().Sub(v.VerifiedAt) < fresh {
 		status, reason = v.Status, v.Reason
+	} else if sup, err := e.Store.SuppressedTx(ctx, nil, en.Workspace, addr.String(), addr.Domain); err == nil && sup {
+		return "suppressed", false
 	} else if e.Verifier != nil {
 		vd := e.Verifier.Verify(ctx, lead.Email)
 		status, reason = string(vd.Status), string(vd.Reason)

@@ -566,3 +566,86 @@ func TestPauseResume(t *testing.T) {
 		t.Fatalf("resume moved a future step from %s to %s", due, e.Touches[2].DueAt)
 	}
 }
+
+// An address or domain suppressed after enrollment, while the lead's
+// verdict is fresh, is caught by the claim itself: never mailed, its
+// touch skipped and its enrollment stopped, with the reason.
+func TestSuppressedAfterEnrollmentIsNeverSent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "sup", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := []store.LeadInput{{Email: "lead1@prospect.test", FirstName: "Ok"}, {Email: "lead2@prospect.test", FirstName: "Unsub"},
+		{Email: "cto@blocked.test", FirstName: "Dom"}}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: leads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{}
+	for _, o := range out {
+		if o.Outcome != "enrolled" {
+			t.Fatalf("%+v", o)
+		}
+		ids[o.Email] = o.EnrollmentID
+		// A fresh deliverable verdict: the gate has no reason to look again.
+		if err := r.st.SetLeadVerification(ctx, r.ws.ID, o.LeadID, "deliverable", "accepted", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.st.Suppress(ctx, r.ws.ID, "lead2@prospect.test", "unsubscribed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.Suppress(ctx, r.ws.ID, "@blocked.test", "domain_blocked"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	settled := func(e store.Enrollment) bool { return e.State == "finished" || e.State == "stopped" }
+	got := map[string]store.Enrollment{}
+	for deadline := time.Now().Add(20 * time.Second); len(got) < 3; {
+		for email, id := range ids {
+			if e, _ := r.st.GetEnrollment(ctx, r.ws.ID, id); settled(e) {
+				got[email] = e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not settled after 20s: %+v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, email := range []string{"lead2@prospect.test", "cto@blocked.test"} {
+		e := got[email]
+		if e.State != "stopped" || e.StateReason != "suppressed" || e.Touches[0].Status != "skipped" {
+			t.Errorf("%s: state %s (%s), touch %+v", email, e.State, e.StateReason, e.Touches[0])
+		}
+	}
+	if e := got["lead1@prospect.test"]; e.State != "finished" || e.Touches[0].Status != "sent" {
+		t.Errorf("lead1: state %s, touch %+v", e.State, e.Touches[0])
+	}
+	var to []string
+	for _, msg := range r.world.Messages() {
+		to = append(to, msg.To...)
+	}
+	if len(to) != 1 || to[0] != "lead1@prospect.test" {
+		t.Fatalf("mail went to %v, want only lead1", to)
+	}
+	// The lead's history shows the sent touch.
+	evs, err := r.st.LeadEvents(ctx, r.ws.ID, got["lead1@prospect.test"].LeadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []store.LeadEvent
+	for _, ev := range evs {
+		if ev.Type == "touch_sent" {
+			sent = append(sent, ev)
+		}
+	}
+	if len(sent) != 1 || sent[0].Data["message_id"] != got["lead1@prospect.test"].Touches[0].MessageID || sent[0].Data["step"] != float64(1) {
+		t.Fatalf("touch_sent events %+v", sent)
+	}
+}

@@ -254,24 +254,22 @@ func (o *Operator) kick(ctx context.Context, sc store.Cadence) error {
 	if err != nil {
 		return err
 	}
-	ens, err := o.Store.ActiveEnrollments(ctx, sc.ID)
-	if err != nil {
-		return err
-	}
 	now := o.now()
 	return o.Store.InTx(ctx, func(tx pgx.Tx) error {
-		for _, en := range ens {
-			if en.NextStep < 1 || en.NextStep > c.StepCount() {
-				continue
+		due, err := o.Store.NextScheduledTouches(ctx, tx, sc.ID, c.StepCount())
+		if err != nil {
+			return err
+		}
+		// One statement per batch, not one round trip per enrollment: a
+		// cadence resumed with 100,000 enrollments is one request.
+		const batch = 5000
+		for i := 0; i < len(due); i += batch {
+			jobs := make([]river.InsertManyParams, 0, min(batch, len(due)-i))
+			for _, t := range due[i:min(i+batch, len(due))] {
+				opts := touchOpts(t.DueAt, now)
+				jobs = append(jobs, river.InsertManyParams{Args: TouchArgs{EnrollmentID: t.EnrollmentID, Step: t.Step}, InsertOpts: &opts})
 			}
-			t, err := o.Store.TouchForUpdate(ctx, tx, en.ID, en.NextStep)
-			if err != nil {
-				continue
-			}
-			if t.Status != "scheduled" {
-				continue
-			}
-			if err := o.insert(ctx, tx, en.ID, en.NextStep, t.DueAt, now); err != nil {
+			if _, err := o.River.InsertManyTx(ctx, tx, jobs); err != nil {
 				return err
 			}
 		}

@@ -71,7 +71,7 @@ type idleClient struct {
 // cadence sends in bursts, and a new TCP connection with a TLS handshake
 // costs more than the message.
 const (
-	maxIdle = 4
+	maxIdle = 16
 	idleFor = 30 * time.Second
 )
 

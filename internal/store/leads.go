@@ -131,9 +131,19 @@ type LeadEvent struct {
 	CreatedAt time.Time      `json:"created_at"`
 }
 
-// LeadEvents returns a lead's history, oldest first.
+// LeadEvents returns a lead's history, oldest first, with its sent touches.
 func (s *Store) LeadEvents(ctx context.Context, ws, id int64) ([]LeadEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT type, data, created_at FROM lead_events WHERE lead_id = $1 AND workspace_id = $2 ORDER BY id`, id, ws)
+	// Sent touches are events too, read from the touches themselves: the
+	// send path writes no second copy of them.
+	rows, err := s.pool.Query(ctx, `
+		SELECT type, data, created_at FROM (
+			SELECT id, type, data, created_at FROM lead_events WHERE lead_id = $1 AND workspace_id = $2
+			UNION ALL
+			SELECT NULL, 'touch_sent', jsonb_build_object('enrollment_id', t.enrollment_id, 'step', t.step,
+				'message_id', t.message_id, 'mailbox_id', t.mailbox_id), t.sent_at
+			FROM touches t JOIN enrollments e ON e.id = t.enrollment_id
+			WHERE e.lead_id = $1 AND e.workspace_id = $2 AND t.sent_at IS NOT NULL
+		) ev ORDER BY created_at, id`, id, ws)
 	if err != nil {
 		return nil, err
 	}

@@ -370,13 +370,6 @@ func (s *Store) SetEnrollmentState(ctx context.Context, tx pgx.Tx, id int64, fro
 	return tag.RowsAffected() == 1, err
 }
 
-// SetThread records the first email of an enrollment, which later steps
-// reply to.
-func (s *Store) SetThread(ctx context.Context, tx pgx.Tx, id int64, messageID, subject string) error {
-	_, err := tx.Exec(ctx, `UPDATE enrollments SET thread_message_id = COALESCE(thread_message_id, $2), thread_subject = COALESCE(thread_subject, $3) WHERE id = $1`, id, messageID, subject)
-	return err
-}
-
 // TouchForUpdate locks the touch row of (enrollment, step).
 func (s *Store) TouchForUpdate(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int) (Touch, error) {
 	var t Touch
@@ -397,55 +390,6 @@ func (s *Store) SetTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, ste
 	return err
 }
 
-// ClaimResult says whether a send slot was claimed, and if not, when to try.
-type ClaimResult struct {
-	Claimed bool
-	RetryAt time.Time
-	Wait    time.Duration // until RetryAt, on the database's clock
-	Why     string
-}
-
-// ClaimSend takes a send slot of the mailbox for (enrollment, step), in tx:
-// the mailbox row is locked, its daily cap (for the mailbox's local day)
-// and spacing checked, the day's count incremented, the next allowed send
-// time pushed by spacing, and the touch moved to 'sending' with its
-// Message-ID, all before any byte goes to SMTP. Spacing is measured on the
-// database's clock, read under the lock, so concurrent workers agree.
-func (s *Store) ClaimSend(ctx context.Context, tx pgx.Tx, m Mailbox, capToday int, day time.Time, spacing time.Duration,
-	enrollmentID int64, step int, messageID, variant string) (ClaimResult, error) {
-	var nextSend, dbNow time.Time
-	if err := tx.QueryRow(ctx, `SELECT next_send_at, clock_timestamp() FROM mailboxes WHERE id = $1 FOR UPDATE`, m.ID).Scan(&nextSend, &dbNow); err != nil {
-		return ClaimResult{}, err
-	}
-	if spacing > 0 && dbNow.Before(nextSend) {
-		return ClaimResult{RetryAt: nextSend, Why: "spacing", Wait: nextSend.Sub(dbNow)}, nil
-	}
-	var sent int
-	err := tx.QueryRow(ctx, `SELECT sent FROM mailbox_days WHERE mailbox_id = $1 AND day = $2`, m.ID, day).Scan(&sent)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return ClaimResult{}, err
-	}
-	if sent >= capToday {
-		return ClaimResult{Why: "daily_cap"}, nil
-	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO mailbox_days (mailbox_id, day, sent) VALUES ($1, $2, 1)
-		ON CONFLICT (mailbox_id, day) DO UPDATE SET sent = mailbox_days.sent + 1`, m.ID, day); err != nil {
-		return ClaimResult{}, err
-	}
-	if spacing > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE mailboxes SET next_send_at = $2 WHERE id = $1`, m.ID, dbNow.Add(spacing)); err != nil {
-			return ClaimResult{}, err
-		}
-	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE touches SET status = 'sending', mailbox_id = $3, message_id = $4, variant = NULLIF($5, ''), updated_at = now()
-		WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step, m.ID, messageID, variant); err != nil {
-		return ClaimResult{}, err
-	}
-	return ClaimResult{Claimed: true}, nil
-}
-
 // ReleaseSend gives back a claimed slot after a send failed before SMTP
 // accepted it, so the touch can be tried again.
 func (s *Store) ReleaseSend(ctx context.Context, tx pgx.Tx, mailboxID int64, day time.Time, enrollmentID int64, step int, outcome string) error {
@@ -453,13 +397,6 @@ func (s *Store) ReleaseSend(ctx context.Context, tx pgx.Tx, mailboxID int64, day
 		return err
 	}
 	_, err := tx.Exec(ctx, `UPDATE touches SET status = 'scheduled', outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step, outcome)
-	return err
-}
-
-// MarkSent records a touch accepted by SMTP.
-func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, outcome string) error {
-	_, err := tx.Exec(ctx, `UPDATE touches SET status = 'sent', sent_at = now(), outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`,
-		enrollmentID, step, outcome)
 	return err
 }
 
@@ -595,23 +532,31 @@ func (s *Store) LeadEvent(ctx context.Context, tx pgx.Tx, ws, leadID int64, typ 
 	return err
 }
 
-// ActiveEnrollments lists the IDs and next steps of a cadence's active
-// enrollments, for resuming a paused cadence.
-func (s *Store) ActiveEnrollments(ctx context.Context, cadenceID int64) ([]Enrollment, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE cadence_id = $1 AND state = 'active'`, cadenceID)
+// DueTouch is a scheduled touch waiting for its job.
+type DueTouch struct {
+	EnrollmentID int64
+	Step         int
+	DueAt        time.Time
+}
+
+// NextScheduledTouches locks, in tx, the scheduled touch at the next step
+// of every active enrollment of a cadence (steps 1..maxStep), for
+// (re)inserting their jobs when the cadence is launched or resumed.
+func (s *Store) NextScheduledTouches(ctx context.Context, tx pgx.Tx, cadenceID int64, maxStep int) ([]DueTouch, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT t.enrollment_id, t.step, t.due_at
+		FROM enrollments e JOIN touches t ON t.enrollment_id = e.id AND t.step = e.next_step
+		WHERE e.cadence_id = $1 AND e.state = 'active' AND e.next_step BETWEEN 1 AND $2 AND t.status = 'scheduled'
+		ORDER BY t.due_at, t.enrollment_id
+		FOR UPDATE OF t`, cadenceID, maxStep)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Enrollment
-	for rows.Next() {
-		e, err := scanEnrollment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DueTouch, error) {
+		var d DueTouch
+		err := r.Scan(&d.EnrollmentID, &d.Step, &d.DueAt)
+		return d, err
+	})
 }
 
 // StopLeadEnrollments stops every active or paused enrollment of a lead.
