@@ -8,16 +8,19 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/inbound/classify"
 	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
@@ -276,6 +279,20 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		return err
 	}
 
+	// Backing off from the lead's provider after it refused this sender:
+	// its sends go out spaced (see store.TakeProviderSlot).
+	if len(tc.BackingOff) > 0 {
+		if p := providerOf(lead); slices.Contains(tc.BackingOff, p) {
+			ok, next, err := e.Store.TakeProviderSlot(ctx, m.ID, p)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return river.JobSnooze(max(next.Sub(e.now()), time.Second))
+			}
+		}
+	}
+
 	// Claim the send: cap, spacing and the touch row, committed before SMTP.
 	mloc, _ := calendar.LoadLocation(m.Timezone)
 	if mloc == nil {
@@ -344,7 +361,11 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		rp, lead.Email, raw)
 	// The next step's delay counts from the hand-off, not from the job's start.
 	now = e.now()
-	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+	var (
+		retry  bool          // return sendErr: River retries with its back-off
+		snooze time.Duration // come back later, without spending an attempt
+	)
+	err = e.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var se *SendError
 		switch {
 		case sendErr == nil:
@@ -381,29 +402,111 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 				return err
 			}
 			return complete(tx)
+		case errors.As(sendErr, &se) && se.Reply != nil && (se.Stage == "mail" || se.Stage == "rcpt" || se.Stage == "data"):
+			// Refused in the SMTP transaction: classified like a bounce.
+			rej := classify.Rejection(se.Reply.Code, enhancedCode(se.Reply), se.Reply.Message)
+			metrics.Bounces.WithLabelValues(string(rej.Kind)).Inc()
+			tm := store.TouchMatch{Workspace: en.Workspace, EnrollmentID: en.ID, Step: args.Step, LeadID: lead.ID, LeadEmail: lead.Email,
+				CadenceID: en.CadenceID, MailboxID: &m.ID}
+			event := func(typ string, data map[string]any) error {
+				data["enrollment_id"], data["step"], data["at_send"] = en.ID, args.Step, true
+				return e.Store.LeadEvent(ctx, tx, en.Workspace, lead.ID, typ, data)
+			}
+			fail := func() error {
+				metrics.TouchesSent.WithLabelValues("failed").Inc()
+				return e.Store.SetTouch(ctx, tx, en.ID, args.Step, "failed", sendErr.Error())
+			}
+			switch {
+			case rej.Kind == classify.Hard:
+				if err := fail(); err != nil {
+					return err
+				}
+				if err := e.hardBounce(ctx, tx, nil, tm, rej, event); err != nil {
+					return err
+				}
+				return complete(tx)
+			case rej.Kind == classify.Sender:
+				// The address is fine: the touch waits for the back-off
+				// from this provider and goes out later.
+				if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "sender_rejection: "+sendErr.Error()); err != nil {
+					return err
+				}
+				if err := e.senderRejected(ctx, tx, nil, tm, rej, true, event); err != nil {
+					return err
+				}
+				snooze = store.BackoffBase
+				return nil
+			case se.Permanent():
+				// 5xx that says the address may work later (a full
+				// mailbox, or nothing about the mailbox): a soft bounce,
+				// hard after SoftBounceLimit of them.
+				if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "soft_bounce: "+sendErr.Error()); err != nil {
+					return err
+				}
+				hard, err := e.softBounce(ctx, tx, nil, tm, rej, event)
+				if err != nil || !hard {
+					retry = true
+					return err
+				}
+				if err := fail(); err != nil {
+					return err
+				}
+				return complete(tx)
+			}
+			// 4xx: greylisting, rate limits, a busy server; River retries.
+			if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "retrying: "+sendErr.Error()); err != nil {
+				return err
+			}
+			retry = true
+			return nil
 		case errors.As(sendErr, &se) && se.Permanent():
-			metrics.TouchesSent.WithLabelValues("failed").Inc()
-			// Refused for good: the recipient (5.1.x) or our side. Either
-			// way this enrollment cannot go on by email.
-			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "failed", sendErr.Error()); err != nil {
+			// Refused before any recipient was named (the greeting, AUTH,
+			// or TLS): the mailbox's settings or account are wrong, not
+			// the lead. Pause the mailbox for a person to fix; the touch
+			// waits.
+			if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "mailbox_paused: "+sendErr.Error()); err != nil {
 				return err
 			}
-			reason := "send_refused"
-			if se.Reply != nil && se.Reply.EnhancedCode[1] == 1 {
-				reason = "undeliverable"
-			}
-			if _, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active"}, "stopped", reason); err != nil {
+			reason := "smtp_" + se.Stage + ": " + sendErr.Error()
+			paused, err := e.Store.PauseMailbox(ctx, tx, m.ID, reason)
+			if err != nil {
 				return err
 			}
-			return complete(tx)
+			if paused {
+				e.log().Warn("mailbox paused: the submission server refused it", "mailbox", m.ID, "reason", reason)
+				if err := e.emit(ctx, tx, nil, en.Workspace, "mailbox.paused", map[string]any{"mailbox_id": m.ID, "reason": reason}); err != nil {
+					return err
+				}
+			}
+			snooze = time.Hour
+			return nil
 		default:
 			// Not sent: give the slot back and let River retry later.
 			if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "retrying: "+sendErr.Error()); err != nil {
 				return err
 			}
-			return sendErr
+			retry = true
+			return nil
 		}
 	})
+	switch {
+	case err != nil:
+		return err
+	case retry:
+		return sendErr
+	case snooze > 0:
+		return river.JobSnooze(snooze)
+	}
+	return nil
+}
+
+// enhancedCode formats a reply's RFC 3463 code, "" when it had none.
+func enhancedCode(r *smtp.SMTPError) string {
+	c := r.EnhancedCode
+	if c[0] <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d.%d.%d", c[0], c[1], c[2])
 }
 
 // unclaimable handles a touch whose row was no longer 'scheduled' when its

@@ -162,52 +162,19 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 				if r.Address != "" && !strings.EqualFold(r.Address, tm.LeadEmail) {
 					continue
 				}
-				prev, err := ib.Store.MarkBounced(ctx, tx, ws, tm.LeadID, tm.LeadEmail, r.Status+" "+r.Diagnostic)
-				if err != nil {
-					return err
-				}
-				data := map[string]any{"status": r.Status, "diagnostic": r.Diagnostic, "verdict_before": prev}
-				if prev == "deliverable" {
-					// The verifier said it would not bounce: a miss, and
-					// its cached facts of the domain are suspect.
-					data["verifier_miss"] = true
-					if err := ib.Store.ForgetDomain(ctx, tx, domainOf(tm.LeadEmail)); err != nil {
-						return err
-					}
-				}
-				if err := event("hard_bounce", data); err != nil {
-					return err
-				}
-				if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": "bounced"}); err != nil {
-					return err
-				}
-				if err := ib.guard(ctx, tx, tm, "hard_bounce"); err != nil {
+				if err := ib.hardBounce(ctx, tx, ib.River, tm, r, event); err != nil {
 					return err
 				}
 			case classify.Soft:
-				if err := event("soft_bounce", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic}); err != nil {
-					return err
+				if r.Address != "" && !strings.EqualFold(r.Address, tm.LeadEmail) {
+					continue
 				}
-				// A mailbox that keeps failing for a while is as good as
-				// gone: the SoftBounceLimit-th soft bounce counts as hard.
-				n, err := ib.Store.CountLeadEvents(ctx, tx, ws, tm.LeadID, "soft_bounce")
-				if err != nil {
+				if _, err := ib.softBounce(ctx, tx, ib.River, tm, r, event); err != nil {
 					return err
-				}
-				if n >= SoftBounceLimit && (r.Address == "" || strings.EqualFold(r.Address, tm.LeadEmail)) {
-					if _, err := ib.Store.MarkBounced(ctx, tx, ws, tm.LeadID, tm.LeadEmail, fmt.Sprintf("%d soft bounces; last %s %s", n, r.Status, r.Diagnostic)); err != nil {
-						return err
-					}
-					if err := event("hard_bounce", map[string]any{"status": r.Status, "soft_bounces": n}); err != nil {
-						return err
-					}
 				}
 			case classify.Sender:
 				// The address is fine; the sender is in trouble.
-				if err := event("sender_rejection", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic, "mailbox_id": tm.MailboxID}); err != nil {
-					return err
-				}
-				if err := ib.guard(ctx, tx, tm, "sender_rejection"); err != nil {
+				if err := ib.senderRejected(ctx, tx, ib.River, tm, r, false, event); err != nil {
 					return err
 				}
 			}
@@ -263,53 +230,6 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 			data["colleague"] = true
 		}
 		return event("replied", data)
-	}
-	return nil
-}
-
-// Guardrails: more than GuardLimit of the last GuardWindow sends coming
-// back hard-bounced pauses the cadence (the list is bad); as many
-// sender-side rejections pause the mailbox (the sender is in trouble).
-// Each knows its cause and never trips for the other's. A person resumes.
-const (
-	GuardWindow = 100
-	GuardLimit  = 3 // 3%
-	// SoftBounceLimit soft bounces of one address make it a hard bounce.
-	SoftBounceLimit = 3
-)
-
-func (ib *Inbox) guard(ctx context.Context, tx pgx.Tx, tm store.TouchMatch, outcome string) error {
-	if err := ib.Store.SetTouchOutcome(ctx, tx, tm.EnrollmentID, tm.Step, outcome); err != nil {
-		return err
-	}
-	switch outcome {
-	case "hard_bounce":
-		sends, hits, err := ib.Store.RecentOutcomes(ctx, tx, tm.CadenceID, 0, GuardWindow, outcome)
-		if err != nil || hits <= GuardLimit {
-			return err
-		}
-		reason := fmt.Sprintf("bounce_rate: %d hard bounces in the last %d sends (limit %d%%)", hits, sends, GuardLimit*100/GuardWindow)
-		paused, err := ib.Store.PauseCadenceFor(ctx, tx, tm.CadenceID, reason)
-		if err != nil || !paused {
-			return err
-		}
-		ib.log().Warn("cadence paused by the bounce guardrail", "cadence", tm.CadenceID, "reason", reason)
-		return ib.emit(ctx, tx, ib.River, tm.Workspace, "cadence.paused", map[string]any{"cadence_id": tm.CadenceID, "reason": reason})
-	case "sender_rejection":
-		if tm.MailboxID == nil {
-			return nil
-		}
-		sends, hits, err := ib.Store.RecentOutcomes(ctx, tx, 0, *tm.MailboxID, GuardWindow, outcome)
-		if err != nil || hits <= GuardLimit {
-			return err
-		}
-		reason := fmt.Sprintf("sender_rejections: %d in the last %d sends (limit %d%%)", hits, sends, GuardLimit*100/GuardWindow)
-		paused, err := ib.Store.PauseMailbox(ctx, tx, *tm.MailboxID, reason)
-		if err != nil || !paused {
-			return err
-		}
-		ib.log().Warn("mailbox paused by the sender-rejection guardrail", "mailbox", *tm.MailboxID, "reason", reason)
-		return ib.emit(ctx, tx, ib.River, tm.Workspace, "mailbox.paused", map[string]any{"mailbox_id": *tm.MailboxID, "reason": reason})
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type TouchContext struct {
 	Lead       Lead
 	Mailbox    Mailbox
 	HasMailbox bool // false when the enrollment's mailbox was deleted
+	// BackingOff lists the providers the mailbox is backing off from
+	// (see TakeProviderSlot); usually none.
+	BackingOff []string
 }
 
 // TouchContext reads, in one round trip, everything a touch of (enrollment,
@@ -38,6 +41,8 @@ func (s *Store) TouchContext(ctx context.Context, enrollmentID int64, step int) 
 	b.Queue(`SELECT `+cadenceColumns+` FROM cadences WHERE id = (SELECT cadence_id FROM enrollments WHERE id = $1)`, enrollmentID)
 	b.Queue(`SELECT `+leadColumnsSQL+` FROM leads WHERE id = (SELECT lead_id FROM enrollments WHERE id = $1)`, enrollmentID)
 	b.Queue(`SELECT `+mailboxColumns+` FROM mailboxes WHERE id = (SELECT mailbox_id FROM enrollments WHERE id = $1)`, enrollmentID)
+	b.Queue(`SELECT provider FROM mailbox_backoffs WHERE mailbox_id = (SELECT mailbox_id FROM enrollments WHERE id = $1)
+		AND rejected_at > now() - $2::bigint * interval '1 microsecond'`, enrollmentID, BackoffFor.Microseconds())
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 
@@ -69,6 +74,13 @@ func (s *Store) TouchContext(ctx context.Context, enrollmentID int64, step int) 
 	case err == nil:
 		tc.HasMailbox = true
 	case !errors.Is(err, ErrNotFound):
+		return tc, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return tc, err
+	}
+	if tc.BackingOff, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		return tc, err
 	}
 	return tc, br.Close()

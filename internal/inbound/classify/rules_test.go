@@ -166,3 +166,30 @@ func TestUnsubscribeLength(t *testing.T) {
 		}
 	}
 }
+
+// Rejections at send time follow the bounce rules: the code decides, the
+// text refines.
+func TestRejection(t *testing.T) {
+	for _, tc := range []struct {
+		code           int
+		enhanced, text string
+		kind           BounceKind
+		reason         string
+	}{
+		{550, "5.1.1", "The email account that you tried to reach does not exist.", Hard, "mailbox_not_found"},
+		{550, "", "Recipient address rejected: User unknown in virtual mailbox table", Hard, "mailbox_not_found"},
+		{554, "5.1.10", "Recipient address rejected: domain has a null MX", Hard, "null_mx"},
+		{552, "5.2.2", "Mailbox full", Soft, "mailbox_full"},
+		{451, "4.3.0", "Temporary local problem", Soft, "temporary"},
+		{421, "4.7.28", "Our system has detected an unusual rate of unsolicited mail originating from your IP address.", Sender, "reputation"},
+		{550, "5.7.26", "Unauthenticated email from sender.test is not accepted due to domain's DMARC policy.", Sender, "authentication"},
+		{550, "5.7.515", "Access denied, sending domain does not meet the required authentication level.", Sender, "authentication"},
+		{554, "5.7.1", "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", Sender, "blocklist"},
+		{550, "5.7.1", "Recipient address rejected: user does not exist", Hard, "mailbox_not_found"},
+	} {
+		r := Rejection(tc.code, tc.enhanced, tc.text)
+		if r.Kind != tc.kind || r.Reason != tc.reason {
+			t.Errorf("%d %s %s: %s/%s, want %s/%s", tc.code, tc.enhanced, tc.text, r.Kind, r.Reason, tc.kind, tc.reason)
+		}
+	}
+}

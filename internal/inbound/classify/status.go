@@ -280,3 +280,14 @@ var (
 		"exceeds storage", "inbox is full", "mailbox size limit", "full mailbox",
 	}
 )
+
+// Rejection classifies an SMTP reply that refused a message at send time
+// (RFC 5321 reply code, the RFC 3463 enhanced code if the server gave one,
+// and the reply text) with the same rules as a bounce: what it says about
+// the address (Hard, Soft) or about the sender (Sender).
+func Rejection(code int, enhanced, text string) Recipient {
+	diag := strings.TrimSpace(fmt.Sprintf("%d %s %s", code, enhanced, text))
+	st := diagnosticStatus(enhanced, diag, code >= 500)
+	kind, reason := kindOf(st, "failed", diag)
+	return Recipient{Status: st.String(), Action: "failed", Diagnostic: diag, Kind: kind, Reason: reason}
+}
