@@ -102,6 +102,9 @@ func TestSendTimeRejectionsAreClassified(t *testing.T) {
 	if err != nil || len(bo) != 1 || bo[0].Provider != "bigmail.test" || bo[0].Level != 1 || bo[0].Spacing != "5m0s" {
 		t.Fatalf("back-offs %+v %v", bo, err)
 	}
+	if all, _ := r.st.WorkspaceBackoffs(ctx, r.ws.ID); len(all[m.ID]) != 1 || all[m.ID][0] != bo[0] {
+		t.Errorf("GET /v1/mailboxes would show %+v", all)
+	}
 	if ok, next, _ := r.st.TakeProviderSlot(ctx, m.ID, "bigmail.test"); ok || time.Until(next) < 4*time.Minute {
 		t.Errorf("provider slot taken during back-off (ok %v, next in %s)", ok, time.Until(next))
 	}

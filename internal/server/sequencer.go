@@ -127,9 +127,15 @@ func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	backoffs, err := s.cfg.Store.WorkspaceBackoffs(r.Context(), ws)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	type mailboxOut struct {
 		store.Mailbox
-		SentToday int `json:"sent_today"`
+		SentToday int             `json:"sent_today"`
+		Backoffs  []store.Backoff `json:"backoffs"`
 	}
 	type domainOut struct {
 		Domain     string `json:"domain"`
@@ -140,7 +146,7 @@ func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request) {
 	byDomain := map[string]int{}
 	var order []string
 	for _, m := range ms {
-		out = append(out, mailboxOut{m, sent[m.ID]})
+		out = append(out, mailboxOut{m, sent[m.ID], append([]store.Backoff{}, backoffs[m.ID]...)})
 		d := domaincheck.OrganizationalDomain(m.FromAddress[strings.LastIndexByte(m.FromAddress, '@')+1:])
 		if _, ok := byDomain[d]; !ok {
 			order = append(order, d)

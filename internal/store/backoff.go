@@ -128,3 +128,27 @@ func (s *Store) SenderRejectionRate(ctx context.Context, tx pgx.Tx, mailboxID in
 			(SELECT count(*) FROM last WHERE outcome = 'sender_rejection') + (SELECT n FROM at_send)`, mailboxID, n).Scan(&attempts, &hits)
 	return attempts, hits, err
 }
+
+// WorkspaceBackoffs lists the current back-offs of every mailbox of a
+// workspace.
+func (s *Store) WorkspaceBackoffs(ctx context.Context, ws int64) (map[int64][]Backoff, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT b.mailbox_id, b.provider, b.level, b.next_at, b.rejected_at FROM mailbox_backoffs b JOIN mailboxes m ON m.id = b.mailbox_id
+		WHERE m.workspace_id = $1 AND b.rejected_at > now() - $2::bigint * interval '1 microsecond' ORDER BY b.mailbox_id, b.provider`,
+		ws, BackoffFor.Microseconds())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]Backoff{}
+	for rows.Next() {
+		var id int64
+		var b Backoff
+		if err := rows.Scan(&id, &b.Provider, &b.Level, &b.NextAt, &b.RejectedAt); err != nil {
+			return nil, err
+		}
+		b.Spacing = backoffSpacing(b.Level).String()
+		out[id] = append(out[id], b)
+	}
+	return out, rows.Err()
+}
