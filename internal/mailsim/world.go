@@ -457,6 +457,17 @@ func (w *World) Messages() []Message {
 	return append([]Message(nil), w.messages...)
 }
 
+// MessagesSince returns the messages accepted after the first n, oldest
+// first: a watcher's way to see only what is new.
+func (w *World) MessagesSince(n int) []Message {
+	w.msgMu.Lock()
+	defer w.msgMu.Unlock()
+	if n >= len(w.messages) {
+		return nil
+	}
+	return append([]Message(nil), w.messages[max(n, 0):]...)
+}
+
 // Close stops the DNS server and every host, closes open connections and
 // waits for them.
 func (w *World) Close() error {
