@@ -1,0 +1,384 @@
+package sequencer_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/verifier"
+)
+
+// TestRepliesAndBouncesEndToEnd is the replies issue's end-to-end run: 500
+// leads in a two-step cadence, answered by the simulated recipients over
+// both Touchline's inbound SMTP server and IMAP polling of the rep's
+// mailbox; every effect holds, the stats match the script exactly, each
+// guardrail trips for its own cause only, and replies that arrive one
+// second before the next touch is due stop it.
+func TestRepliesAndBouncesEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end: 540 leads, about 20 s")
+	}
+	t.Parallel()
+	r := newRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const step2 = 8 * time.Second // the second touch's delay
+
+	// The world: recipients' domains, the reps' mailboxes over IMAP,
+	// Touchline's inbound SMTP server for the bounce and tracking domain.
+	type lead struct {
+		email  string
+		answer mailsim.Answer
+		mate   string // a colleague answers for this lead (their address)
+		group  string // main, badlist, sender
+	}
+	var leads []lead
+	boxes := map[string]map[string]mailsim.Mailbox{}
+	add := func(email, group string, a mailsim.Answer) *lead {
+		local, domain, _ := strings.Cut(email, "@")
+		if boxes[domain] == nil {
+			boxes[domain] = map[string]mailsim.Mailbox{}
+		}
+		boxes[domain][local] = mailsim.Exists
+		leads = append(leads, lead{email: email, answer: a, group: group})
+		return &leads[len(leads)-1]
+	}
+	early := func(k mailsim.AnswerKind, i int) mailsim.Answer {
+		return mailsim.Answer{Kind: k, After: 2*time.Second + time.Duration(i%30)*100*time.Millisecond}
+	}
+	// Main cadence, 500 leads. Human replies come one second before the
+	// second touch is due.
+	script := []struct {
+		kind mailsim.AnswerKind
+		n    int
+		late bool // one second before the next touch
+		via  bool // to the tracking address by SMTP, not into the rep's mailbox
+	}{
+		{mailsim.HumanReply, 20, true, false}, {mailsim.HumanReply, 10, true, true}, {mailsim.AutoReply, 15, false, false},
+		{mailsim.UnsubscribeMe, 5, false, false}, {mailsim.SpamComplaint, 2, false, false}, {mailsim.BounceHard, 3, false, false},
+		{mailsim.BounceSoft, 4, false, false},
+	}
+	i := 0
+	for _, s := range script {
+		for range s.n {
+			a := early(s.kind, i)
+			if s.late {
+				a.After = step2 - time.Second
+			}
+			a.ViaTracking = s.via
+			add(fmt.Sprintf("p%d@acme.test", i), "main", a)
+			i++
+		}
+	}
+	for ; i < 480; i++ {
+		add(fmt.Sprintf("p%d@acme.test", i), "main", mailsim.Answer{})
+	}
+	for k := range 5 { // a colleague answers for one of two leads at each company
+		d := fmt.Sprintf("team%d.test", k)
+		a := early(mailsim.ColleagueReply, k)
+		a.From = "head.of.sales@" + d
+		add("buyer@"+d, "main", a).mate = "peer@" + d
+		add("peer@"+d, "main", mailsim.Answer{})
+	}
+	for k := range 10 { // a strict provider refuses the sender twice
+		a := mailsim.Answer{}
+		if k < 2 {
+			a = early(mailsim.BounceSender, k)
+		}
+		add(fmt.Sprintf("s%d@strict.test", k), "main", a)
+	}
+	// A bad list: 6 hard bounces in 20 sends pause its cadence.
+	for k := range 20 {
+		a := mailsim.Answer{}
+		if k < 6 {
+			a = early(mailsim.BounceHard, k)
+		}
+		add(fmt.Sprintf("old%d@badlist.test", k), "badlist", a)
+	}
+	// A sender in trouble: 5 providers refuse its second mailbox.
+	for k := range 20 {
+		a := mailsim.Answer{}
+		if k < 5 {
+			a = early(mailsim.BounceSender, k)
+		}
+		add(fmt.Sprintf("g%d@corp%d.test", k, k%5), "sender", a)
+	}
+	for d, b := range boxes {
+		r.world.AddHost(mailsim.Host{Name: "mx." + d})
+		r.world.AddDomain(mailsim.Domain{Name: d, MX: []mailsim.MX{{Pref: 10, Host: "mx." + d}}, Mailboxes: b, AcceptData: true})
+	}
+	byEmail := map[string]*lead{}
+	for k := range leads {
+		byEmail[leads[k].email] = &leads[k]
+	}
+
+	ms, err := mailsim.NewMailstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	ms.AddUser("ana@sender.test", "imap-ana")
+	ms.AddUser("bo@sender.test", "imap-bo")
+	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+	srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{"bounces.sender.test"}, Hostname: "in.sender.test", MaxConnsPerIP: 50}, inbox)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	corr := &mailsim.Correspondents{World: r.world, InboundAddr: ln.Addr().String(), Mailstore: ms,
+		Script: func(m mailsim.Message) (mailsim.Answer, bool) {
+			l := byEmail[m.To[0]]
+			// Only the first touch is answered.
+			if l == nil || l.answer.Kind == "" || strings.Contains(string(m.Data), "\r\nIn-Reply-To:") {
+				return mailsim.Answer{}, false
+			}
+			return l.answer, true
+		}}
+	var corrDone sync.WaitGroup
+	corrDone.Add(1)
+	go func() { defer corrDone.Done(); corr.Run(ctx) }()
+
+	// Touchline: two mailboxes polled over IMAP, three cadences.
+	host, port := ms.Addr()
+	ip, _ := r.world.HostIP("smtp.sender.test")
+	zero := 0
+	mailbox := func(from, pw string) store.Mailbox {
+		m, err := r.op.CreateMailbox(ctx, r.ws.ID, sequencer.MailboxInput{FromAddress: from, FromName: "Rep", SMTPHost: ip.String(),
+			SMTPPort: r.world.SMTPPort(), SMTPSecurity: "starttls", DailyCap: 5000, MinSpacingSeconds: &zero, JitterSeconds: &zero,
+			DKIMSelector: "s1", DKIMPrivateKey: r.dkim,
+			IMAPHost: host, IMAPPort: port, IMAPSecurity: "none", IMAPUsername: from, IMAPPassword: pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	ana, bo := mailbox("ana@sender.test", "imap-ana"), mailbox("bo@sender.test", "imap-bo")
+	steps := []sequencer.Step{
+		{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}},\n\nIs your team hiring SDRs this quarter?"},
+		{Channel: "email", Delay: "8s", Thread: true, Body: "Following up, {{first_name}}."},
+	}
+	cadence := func(name string, box int64) store.Cadence {
+		c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: name, Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{box}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cMain, cBad, cSender := cadence("main", ana.ID), cadence("badlist", ana.ID), cadence("sender", bo.ID)
+	enrollment := map[string]int64{}
+	leadID := map[string]int64{}
+	for group, c := range map[string]store.Cadence{"main": cMain, "badlist": cBad, "sender": cSender} {
+		req := sequencer.EnrollRequest{Start: "now"}
+		for _, l := range leads {
+			if l.group == group {
+				req.Leads = append(req.Leads, store.LeadInput{Email: l.email, FirstName: "Lee"})
+			}
+		}
+		out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out {
+			if o.Outcome != "enrolled" {
+				t.Fatalf("%+v", o)
+			}
+			enrollment[o.Email], leadID[o.Email] = o.EnrollmentID, o.LeadID
+			v := verifier.Verdict{Status: verifier.Deliverable, MXHosts: []string{"mx." + domainPart(o.Email)}}
+			if err := r.st.SetLeadVerification(ctx, r.ws.ID, o.LeadID, "deliverable", "accepted", v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Poll both mailboxes every 200 ms, as the periodic job would every
+	// minute.
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			for _, id := range []int64{ana.ID, bo.ID} {
+				r.op.River.Insert(ctx, sequencer.PollIMAPArgs{MailboxID: id}, nil)
+			}
+		}
+	}()
+	for _, c := range []store.Cadence{cMain, cBad, cSender} {
+		if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Every scripted answer delivered, and every second touch due by now
+	// either sent or held back.
+	want := map[mailsim.AnswerKind]int{mailsim.HumanReply: 30, mailsim.AutoReply: 15, mailsim.UnsubscribeMe: 5, mailsim.SpamComplaint: 2,
+		mailsim.BounceHard: 9, mailsim.BounceSoft: 4, mailsim.ColleagueReply: 5, mailsim.BounceSender: 7}
+	waitFor(t, 60*time.Second, "answers delivered", func() bool {
+		got := corr.Counts()
+		for k, n := range want {
+			if got[k] < n {
+				return false
+			}
+		}
+		return true
+	})
+	if f := corr.Failed(); len(f) > 0 {
+		t.Fatalf("answers failed: %v", f)
+	}
+	received := func() map[string]int {
+		n := map[string]int{}
+		for _, m := range r.world.Messages() {
+			n[m.To[0]]++
+		}
+		return n
+	}
+	// Main: the 421 silent leads and the 4 soft-bounced ones get both
+	// touches; the colleagues' peers stop with their colleague's reply,
+	// and strict.test is backed off.
+	const wantSecond = 421 + 4
+	waitFor(t, 60*time.Second, "second touches of the main cadence", func() bool {
+		n := 0
+		for email, k := range received() {
+			if byEmail[email].group == "main" && k == 2 {
+				n++
+			}
+		}
+		return n >= wantSecond
+	})
+	time.Sleep(1500 * time.Millisecond) // anything that should not go out would by now
+	got := received()
+
+	// Per lead: what it received and where its enrollment stands.
+	enr := func(email string) store.Enrollment {
+		e, err := r.st.GetEnrollment(ctx, r.ws.ID, enrollment[email])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	sup := func(email string) bool {
+		s, _ := r.st.IsSuppressed(ctx, r.ws.ID, email)
+		return s
+	}
+	stage := func(email string) string {
+		l, _ := r.st.GetLead(ctx, r.ws.ID, leadID[email])
+		return l.Stage
+	}
+	mates := map[string]bool{}
+	for _, l := range leads {
+		if l.mate != "" {
+			mates[l.mate] = true
+		}
+	}
+	for _, l := range leads {
+		e := enr(l.email)
+		check := func(ok bool, what string) {
+			t.Helper()
+			if !ok {
+				t.Errorf("%s (%s): %s; enrollment %s (%s), received %d, stage %s, suppressed %v",
+					l.email, l.answer.Kind, what, e.State, e.StateReason, got[l.email], stage(l.email), sup(l.email))
+			}
+		}
+		switch {
+		case l.group == "badlist":
+			check(got[l.email] == 1, "a paused cadence sent its second touch")
+			if l.answer.Kind == mailsim.BounceHard {
+				check(e.State == "stopped" && e.StateReason == "bounced" && sup(l.email), "hard bounce not applied")
+			}
+		case l.group == "sender":
+			check(got[l.email] == 1, "a paused mailbox sent")
+			check(!sup(l.email) && e.State == "active", "the recipient paid for the sender's trouble")
+		case mates[l.email]:
+			check(e.State == "stopped" && e.StateReason == "colleague_replied" && got[l.email] == 1, "not stopped by the colleague's reply")
+		}
+		if l.group != "main" {
+			continue
+		}
+		switch l.answer.Kind {
+		case mailsim.HumanReply, mailsim.ColleagueReply:
+			check(e.State == "stopped" && e.StateReason == "replied", "reply did not stop the enrollment")
+			check(got[l.email] == 1, "the next touch went out after the reply")
+			check(stage(l.email) == "prospect", "not promoted")
+		case mailsim.AutoReply:
+			check(e.State == "paused" && e.StateReason == "auto_reply" && got[l.email] == 1 && stage(l.email) == "lead", "out-of-office mishandled")
+		case mailsim.UnsubscribeMe, mailsim.SpamComplaint:
+			check(e.State == "stopped" && sup(l.email) && got[l.email] == 1, "not suppressed and stopped")
+		case mailsim.BounceHard:
+			check(e.State == "stopped" && e.StateReason == "bounced" && sup(l.email) && got[l.email] == 1, "hard bounce not applied")
+		case mailsim.BounceSoft:
+			check(e.State != "stopped" && !sup(l.email) && got[l.email] == 2, "one soft bounce did more than count")
+		case mailsim.BounceSender:
+			check(e.State == "active" && !sup(l.email) && got[l.email] == 1, "sender rejection mishandled")
+		case "":
+			switch {
+			case strings.HasSuffix(l.email, "@strict.test"):
+				check(e.State == "active" && got[l.email] == 1, "backed-off provider mailed at full speed")
+			case !mates[l.email]:
+				check(e.State == "finished" && got[l.email] == 2, "a silent lead did not get both touches")
+			}
+		}
+	}
+
+	// The replies stayed unread in the reps' mailboxes.
+	if n, _ := ms.Unseen("ana@sender.test"); n != 20+15+5+5 {
+		t.Errorf("%d unread in ana's mailbox, want 45: the poller must not mark mail", n)
+	}
+
+	// Guardrails, each for its own cause.
+	if c, _ := r.st.GetCadence(ctx, r.ws.ID, cBad.ID); c.Status != "paused" || !strings.HasPrefix(c.PausedReason, "bounce_rate:") {
+		t.Errorf("bad list cadence %s (%s)", c.Status, c.PausedReason)
+	}
+	if c, _ := r.st.GetCadence(ctx, r.ws.ID, cMain.ID); c.Status != "active" {
+		t.Errorf("main cadence %s (%s)", c.Status, c.PausedReason)
+	}
+	if c, _ := r.st.GetCadence(ctx, r.ws.ID, cSender.ID); c.Status != "active" {
+		t.Errorf("sender cadence %s (%s): its list is fine", c.Status, c.PausedReason)
+	}
+	if m, _ := r.st.GetMailbox(ctx, r.ws.ID, bo.ID); !strings.HasPrefix(m.PausedReason, "sender_rejections:") {
+		t.Errorf("bo's mailbox not paused by the sender guardrail: %q", m.PausedReason)
+	}
+	if m, _ := r.st.GetMailbox(ctx, r.ws.ID, ana.ID); m.PausedReason != "" {
+		t.Errorf("ana's mailbox paused (%s): hard bounces are the list's fault", m.PausedReason)
+	}
+	if bo, _ := r.st.Backoffs(ctx, ana.ID); len(bo) != 1 || bo[0].Provider != "strict.test" || bo[0].Level != 2 {
+		t.Errorf("ana's back-offs %+v, want strict.test at level 2", bo)
+	}
+
+	// The stats of the main cadence match the script exactly.
+	periods, _, err := r.st.Stats(ctx, r.ws.ID, store.StatsFilter{CadenceID: cMain.ID, From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tot store.PeriodStats
+	for _, p := range periods {
+		tot.Enrolled += p.Enrolled
+		tot.Sent += p.Sent
+		tot.HardBounces += p.HardBounces
+		tot.SoftBounces += p.SoftBounces
+		tot.SenderRejections += p.SenderRejections
+		tot.Replies += p.Replies
+		tot.AutoReplies += p.AutoReplies
+		tot.Unsubscribes += p.Unsubscribes
+		tot.Complaints += p.Complaints
+		tot.ProspectsCreated += p.ProspectsCreated
+	}
+	wantStats := store.PeriodStats{Enrolled: 500, ProspectsCreated: 35, Outcomes: store.Outcomes{Sent: 500 + wantSecond, HardBounces: 3,
+		SoftBounces: 4, SenderRejections: 2, Replies: 35, AutoReplies: 15, Unsubscribes: 5, Complaints: 2}}
+	if tot != wantStats {
+		t.Errorf("stats\n got %+v\nwant %+v", tot, wantStats)
+	}
+	cancel()
+	corrDone.Wait()
+}
