@@ -26,10 +26,25 @@ demo: build ## no database: clean examples/prospects.csv with the CLI against th
 	@mkdir -p $(OUT)
 	./$(BIN) demo --list examples/prospects.csv --answers examples/prospects.answers.csv --output $(OUT)/prospects.cleaned.csv
 
-test: vet ## go vet, then every test with the race detector (database: DATABASE_URL, else a throwaway local cluster)
+test: vet chromium ## go vet, then every test with the race detector (database: DATABASE_URL, else a throwaway local cluster)
 	@url=$$(deploy/local-postgres.sh url) || { echo "make test: no database (see above)" >&2; exit 1; }; \
 	echo "TOUCHLINE_TEST_DATABASE_URL=$$url $(GO) test -race -count=1 ./..."; \
 	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 ./...
+
+# The dashboard's end-to-end test drives Debian's headless Chromium. Quiet
+# when it is there; otherwise installed as root, or with sudo when that
+# needs no password, else a warning (the test then skips, and fails in CI).
+.PHONY: chromium
+chromium: ## install Debian's chromium for the dashboard's browser test, when missing
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+		else echo "make: chromium is missing and cannot be installed here (not root, no passwordless sudo); the dashboard's browser test will skip, and fail in CI. Install it with: sudo apt-get install -y chromium" >&2; exit 0; fi; \
+		echo "make: installing chromium (Debian package) for the dashboard's browser test..."; \
+		{ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { $$sudo apt-get update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; } || \
+		echo "make: installing chromium failed (see apt-get above); the dashboard's browser test will skip, and fail in CI" >&2; \
+	fi
 
 .PHONY: db db-stop
 db: ## print the database URL: DATABASE_URL if reachable, else start/reuse the local cluster in .tmp/

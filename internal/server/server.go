@@ -47,6 +47,9 @@ type Config struct {
 	Metrics http.Handler
 	// Sequencer runs cadences; nil without TOUCHLINE_SECRET_KEY.
 	Sequencer *sequencer.Operator
+	// Dashboard, when set, serves the web dashboard: GET /, /login,
+	// /logout and /assets/ (internal/dashboard). It is not an API route.
+	Dashboard http.Handler
 }
 
 // Server is the HTTP API.
@@ -112,6 +115,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.adminOnly(s.cfg.Metrics))
+	}
+	if s.cfg.Dashboard != nil {
+		mux.Handle("GET /{$}", s.cfg.Dashboard)
+		mux.Handle("/login", s.cfg.Dashboard)
+		mux.Handle("/logout", s.cfg.Dashboard)
+		mux.Handle("/assets/", s.cfg.Dashboard)
 	}
 	// Routes by path alone, to answer 405 with Allow for a known path asked
 	// with the wrong method, and a 404 problem for anything else.
