@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
 
+	"github.com/touchline/touchline/internal/dashboard"
 	"github.com/touchline/touchline/internal/demo"
 	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/inbound"
@@ -167,6 +169,7 @@ type processFlags struct {
 	publicURL       string
 	bounceDomain    string
 	senders         int
+	imapPoll        time.Duration
 	smtpInsecure    bool
 	inboundListen   string
 	trackingDomains listFlag
@@ -197,7 +200,8 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 	fs.StringVar(&p.secretKey, "secret-key", "", "32-byte key (base64 or hex; openssl rand -base64 32) sealing mailbox secrets and signing links; required for cadences")
 	fs.StringVar(&p.publicURL, "public-url", "", "public base `URL` of this server, for unsubscribe links in emails")
 	fs.StringVar(&p.bounceDomain, "bounce-domain", "", "`domain` whose MX is Touchline's inbound SMTP, for VERP return paths")
-	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process")
+	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process (32 for bulk volume: BenchmarkSend peaks there on 2 cores)")
+	fs.DurationVar(&p.imapPoll, "imap-poll", time.Minute, "how often the reps' mailboxes are polled over IMAP for replies (10s with --sim)")
 	fs.BoolVar(&p.smtpInsecure, "smtp-insecure-skip-verify", false, "accept any TLS certificate from submission servers (labs and the simulated world only)")
 	p.verify.register(fs)
 }
@@ -218,6 +222,7 @@ type process struct {
 	resolver resolver.Resolver
 	log      *slog.Logger
 	closer   []func()
+	imapPoll time.Duration // how often the reps' mailboxes are read
 }
 
 func (pr *process) close() {
@@ -267,6 +272,12 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		p.verify.bannerTimeout = min(p.verify.bannerTimeout, 2*time.Second)
 		p.verify.greylistRetry = demo.GreylistDelay + 500*time.Millisecond
 		p.verify.greylistBudget = 4 * demo.GreylistDelay
+		// The demo's bounces and replies come back to Touchline's own
+		// inbound server (see demoMail), and quickly.
+		if p.bounceDomain == "" {
+			p.bounceDomain = "bounces." + demo.SenderDomain
+		}
+		p.imapPoll = min(p.imapPoll, 10*time.Second)
 		pr.log.Warn("using the simulated mail world: verdicts are not about the real Internet", "dns", w.DNSAddr())
 	}
 	vcfg, err := p.verify.config()
@@ -331,8 +342,9 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			}
 			return river.AddWorkerSafely(w, &sequencer.PollAllWorker{Store: st})
 		}
-		// Replies in the reps' mailboxes are read every minute.
-		jcfg.Periodic = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+		// Replies in the reps' mailboxes are read every --imap-poll.
+		pr.imapPoll = max(p.imapPoll, time.Second)
+		jcfg.Periodic = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(pr.imapPoll),
 			func() (river.JobArgs, *river.InsertOpts) {
 				return sequencer.PollAllArgs{}, &river.InsertOpts{Queue: sequencer.QueueSend}
 			},
@@ -434,10 +446,11 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 	if pr.engine != nil {
 		op = &sequencer.Operator{Engine: pr.engine, River: pr.river, Resolver: pr.resolver}
 	}
+	dash := dashboard.New(dashboard.Config{Store: pr.st, Resolver: pr.resolver, SessionKey: dashboardKey(p.secretKey, pr.log), Logger: pr.log})
 	srv := server.New(server.Config{Store: pr.st, Verifier: pr.v, River: pr.river, Logger: pr.log, Sequencer: op,
 		AdminPassword: p.adminPassword, RiverUI: ui, BatchSize: p.batchSize,
 		MaxUploadBytes: int64(p.maxUploadMB) << 20, MaxRows: p.maxRows, VerifyTimeout: p.verifyTimeout,
-		Metrics: metrics.Handler(metrics.Registry(pr.st.Pool()))})
+		Metrics: metrics.Handler(metrics.Registry(pr.st.Pool())), Dashboard: dash})
 	ln, err := net.Listen("tcp", p.listen)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
@@ -475,7 +488,7 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 		pr.log.Info("inbound SMTP", "addr", iln.Addr().String(), "domains", strings.Join(domains, ","))
 	}
 	base := "http://" + hostPort(ln.Addr())
-	pr.log.Info("serving", "url", base, "workers", workers, "riverui", base+"/riverui/")
+	pr.log.Info("serving", "url", base, "dashboard", base+"/", "workers", workers, "riverui", base+"/riverui/")
 	if p.demoUpload != "" {
 		if err := demoUpload(ctx, env, pr, op, base, p.demoUpload); err != nil {
 			fmt.Fprintf(env.Stderr, "touchline serve: demo upload: %v\n", err)
@@ -496,6 +509,23 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 	hs.Shutdown(sctx)
 	stopRiver()
 	return ExitOK
+}
+
+// dashboardKey is the key that signs dashboard sessions: derived from the
+// secret key, so sessions survive a restart and work on every serve process
+// behind a load balancer. Without a secret key (list cleaning only) it is
+// random for this process: signing in works, and sessions end when the
+// process restarts.
+func dashboardKey(secretKey string, log *slog.Logger) []byte {
+	if secretKey != "" {
+		if key, err := secret.ParseKey(secretKey); err == nil {
+			return secret.Derive(key, "dashboard-session")
+		}
+	}
+	k := make([]byte, 32)
+	crand.Read(k)
+	log.Warn("no TOUCHLINE_SECRET_KEY: dashboard sessions are signed with a key of this process only; they end when it restarts and do not carry over to other serve processes")
+	return k
 }
 
 func hostPort(a net.Addr) string {
@@ -546,6 +576,7 @@ func demoUpload(ctx context.Context, env *Env, pr *process, op *sequencer.Operat
 	w := env.Stdout
 	fmt.Fprintf(w, "\nTouchline is running at %s (simulated mail world; Ctrl-C stops it)\n\n", base)
 	fmt.Fprintf(w, "  API key (workspace %q): %s\n", ws.Name, key)
+	fmt.Fprintf(w, "  Dashboard:  %s/ (sign in with the API key)\n", base)
 	fmt.Fprintf(w, "  Uploaded %s as list %d (%d rows); verification runs as River jobs.\n\n", file, l.ID, l.Total)
 	fmt.Fprintf(w, "  Progress:   curl -s -H 'Authorization: Bearer %s' %s/v1/lists/%d\n", key, base, l.ID)
 	fmt.Fprintf(w, "  Results:    curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?format=csv' -o cleaned.csv\n", key, base, l.ID)
@@ -581,13 +612,26 @@ func demoCadence(ctx context.Context, env *Env, pr *process, op *sequencer.Opera
 	}
 	ip, _ := pr.world.HostIP(host)
 	pemKey, _ := dkimkey.MarshalPrivateKey(k)
-	zero := 0
-	m, err := op.CreateMailbox(ctx, ws, sequencer.MailboxInput{FromAddress: "ana@" + demo.SenderDomain, FromName: "Ana Ruiz",
-		SMTPHost: ip.String(), SMTPPort: pr.world.SMTPPort(), SMTPSecurity: "starttls", DailyCap: 1000,
-		MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "demo", DKIMPrivateKey: string(pemKey)})
+	// The way back: bounces and forwarded replies to the inbound SMTP
+	// server, replies into Ana's mailbox, read over IMAP.
+	dm, err := startDemoMail(pr, pr.engine.BounceDomain)
 	if err != nil {
 		return err
 	}
+	go func() { <-ctx.Done(); dm.close() }()
+	from := "ana@" + demo.SenderDomain
+	imapPassword := "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	dm.store.AddUser(from, imapPassword)
+	imapHost, imapPort := dm.store.Addr()
+	zero := 0
+	m, err := op.CreateMailbox(ctx, ws, sequencer.MailboxInput{FromAddress: from, FromName: "Ana Ruiz",
+		SMTPHost: ip.String(), SMTPPort: pr.world.SMTPPort(), SMTPSecurity: "starttls", DailyCap: 1000,
+		MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "demo", DKIMPrivateKey: string(pemKey),
+		IMAPHost: imapHost, IMAPPort: imapPort, IMAPSecurity: "none", IMAPUsername: from, IMAPPassword: imapPassword})
+	if err != nil {
+		return err
+	}
+	dm.run(ctx)
 	c, warnings, err := op.CreateCadence(ctx, ws, sequencer.Spec{
 		Name:       "Demo: SDR hiring",
 		Window:     sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "24:00"},
@@ -631,6 +675,9 @@ func demoCadence(ctx context.Context, env *Env, pr *process, op *sequencer.Opera
 	fmt.Fprintf(w, "  %d deliverable leads enrolled; 3 emails and a call task each, 20 s apart, DKIM-signed, through the simulated world.\n", enrolled)
 	fmt.Fprintf(w, "  One enrollment: curl -s -H 'Authorization: Bearer %s' %s/v1/enrollments/%d\n", apiKey, base, first)
 	fmt.Fprintf(w, "  Call tasks:     curl -s -H 'Authorization: Bearer %s' %s/v1/tasks\n", apiKey, base)
+	fmt.Fprintf(w, "  The simulated recipients answer within a minute: replies land in Ana's mailbox (IMAP %s, polled every %s)\n", net.JoinHostPort(imapHost, strconv.Itoa(imapPort)), pr.imapPoll)
+	fmt.Fprintf(w, "  or come to the tracking address, bounces to the return path (inbound SMTP %s); watch the dashboard,\n", dm.inbound)
+	fmt.Fprintf(w, "  or: curl -s -H 'Authorization: Bearer %s' %s/v1/inbound\n", apiKey, base)
 	go func() {
 		for _, wait := range []time.Duration{5 * time.Second, 30 * time.Second} {
 			select {

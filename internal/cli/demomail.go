@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/touchline/touchline/internal/demo"
+	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/sequencer"
+)
+
+// demoMail is the way back in make run's simulated world: Touchline's
+// inbound SMTP server for the demo's bounce and tracking domain, the rep's
+// mailbox served over IMAP, and the recipients who answer the cadence
+// (demo.Answers) through both.
+type demoMail struct {
+	store   *mailsim.Mailstore
+	inbound string // host:port of the inbound SMTP server
+	corr    *mailsim.Correspondents
+	closers []func()
+}
+
+// startDemoMail starts the inbound server and the mailstore; the
+// correspondents start answering when run is called.
+func startDemoMail(pr *process, bounceDomain string) (*demoMail, error) {
+	if pr.world == nil || pr.engine == nil {
+		return nil, fmt.Errorf("the demo's replies need --sim and the sequencer")
+	}
+	ms, err := mailsim.NewMailstore()
+	if err != nil {
+		return nil, err
+	}
+	dm := &demoMail{store: ms, closers: []func(){func() { ms.Close() }}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		dm.close()
+		return nil, err
+	}
+	srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{bounceDomain}, Hostname: "in." + demo.SenderDomain, Logger: pr.log},
+		&sequencer.Inbox{Engine: pr.engine, River: pr.river})
+	go srv.Serve(ln)
+	dm.closers = append(dm.closers, func() { srv.Close() })
+	dm.inbound = ln.Addr().String()
+	dm.corr = &mailsim.Correspondents{World: pr.world, Script: demo.Answers, InboundAddr: dm.inbound, Mailstore: ms,
+		Logf: func(format string, args ...any) { pr.log.Debug(fmt.Sprintf(format, args...)) }}
+	return dm, nil
+}
+
+// run answers the world's mail until ctx ends.
+func (dm *demoMail) run(ctx context.Context) { go dm.corr.Run(ctx) }
+
+func (dm *demoMail) close() {
+	for i := len(dm.closers) - 1; i >= 0; i-- {
+		dm.closers[i]()
+	}
+}
