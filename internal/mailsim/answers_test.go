@@ -20,10 +20,16 @@ func TestAnswersClassify(t *testing.T) {
 	at := time.Now()
 	back := at.AddDate(0, 0, 5)
 	build := map[string]func() ([]byte, error){
-		"human":     func() ([]byte, error) { return ReplyFrom(sample, "lee@prospect.test", "Lee", "Yes, call me Thursday.", at) },
-		"colleague": func() ([]byte, error) { return ReplyFrom(sample, "kim@prospect.test", "Kim", "I run hiring; let's talk.", at) },
-		"unsub":     func() ([]byte, error) { return ReplyFrom(sample, "lee@prospect.test", "", "Please remove me from your list.", at) },
-		"ooo":       func() ([]byte, error) { return OutOfOffice(sample, "lee@prospect.test", back, at) },
+		"human": func() ([]byte, error) {
+			return ReplyFrom(sample, "lee@prospect.test", "Lee", "Yes, call me Thursday.", at)
+		},
+		"colleague": func() ([]byte, error) {
+			return ReplyFrom(sample, "kim@prospect.test", "Kim", "I run hiring; let's talk.", at)
+		},
+		"unsub": func() ([]byte, error) {
+			return ReplyFrom(sample, "lee@prospect.test", "", "Please remove me from your list.", at)
+		},
+		"ooo": func() ([]byte, error) { return OutOfOffice(sample, "lee@prospect.test", back, at) },
 		"hard": func() ([]byte, error) {
 			return DeliveryStatus(sample, "mx.prospect.test", "lee@prospect.test", "failed", "5.1.1", "550 5.1.1 User unknown", at)
 		},

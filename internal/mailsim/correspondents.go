@@ -143,7 +143,7 @@ func (c *Correspondents) answer(ctx context.Context, m Message, a Answer) {
 	var (
 		raw      []byte
 		err      error
-		envFrom  = ""   // DSNs and reports have a null return path
+		envFrom  = "" // DSNs and reports have a null return path
 		envTo    = m.From
 		imapUser string // deliver into this mailbox instead
 	)
