@@ -272,11 +272,27 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	}
 	raw, msgID, variant, subject, err := e.compose(lead, en, m, c, step, args.Step, now)
 	var mfe *template.MissingFieldError
-	if errors.As(err, &mfe) {
+	switch {
+	case errors.As(err, &mfe):
 		return stop("skipped", "missing_field: "+mfe.Field)
-	}
-	if err != nil {
+	case errors.Is(err, message.ErrInvalid), errors.Is(err, message.ErrHeaderInjection):
+		// This lead cannot be mailed as it stands (e.g. a non-ASCII local
+		// part without SMTPUTF8): retrying will not change it.
+		return stop("skipped", "invalid_message: "+err.Error())
+	case err != nil && isSecretError(err):
+		return e.secretsUnusable(ctx, m, err)
+	case err != nil:
 		return err
+	}
+	// The SMTP password, opened before the claim: a touch claimed and
+	// then not sent would be marked uncertain for nothing.
+	pw := ""
+	if m.PasswordSealed != "" {
+		b, err := e.Secrets.Open(m.PasswordSealed, fmt.Sprintf("mailbox:%d:smtp_password", m.ID))
+		if err != nil {
+			return e.secretsUnusable(ctx, m, fmt.Errorf("mailbox %d SMTP password: %w", m.ID, err))
+		}
+		pw = string(b)
 	}
 
 	// Backing off from the lead's provider after it refused this sender:
@@ -348,14 +364,6 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	rp := message.ReturnPath(e.VERPKey, en.ID, args.Step, e.BounceDomain)
 	if e.BounceDomain == "" {
 		rp = from
-	}
-	pw := ""
-	if m.PasswordSealed != "" {
-		b, err := e.Secrets.Open(m.PasswordSealed, fmt.Sprintf("mailbox:%d:smtp_password", m.ID))
-		if err != nil {
-			return fmt.Errorf("mailbox %d password: %w", m.ID, err)
-		}
-		pw = string(b)
 	}
 	sendErr := e.Sender.Send(ctx, Submission{Host: m.SMTPHost, Port: m.SMTPPort, Security: m.SMTPSecurity, Username: m.SMTPUsername, Password: pw},
 		rp, lead.Email, raw)
@@ -498,6 +506,35 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		return river.JobSnooze(snooze)
 	}
 	return nil
+}
+
+func isSecretError(err error) bool {
+	for _, e := range []error{secret.ErrOpen, secret.ErrMalformed, secret.ErrNotSealed, secret.ErrUnknownVersion} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretsUnusable pauses a mailbox whose sealed secrets this process
+// cannot open (TOUCHLINE_SECRET_KEY changed, or the row was tampered with):
+// nothing it sends can work until a person fixes the key or the mailbox.
+// The touch waits, checking again in an hour.
+func (e *Engine) secretsUnusable(ctx context.Context, m store.Mailbox, cause error) error {
+	reason := "secrets: " + cause.Error() + "; restore TOUCHLINE_SECRET_KEY or re-enter the mailbox's password and DKIM key"
+	err := e.Store.InTx(ctx, func(tx pgx.Tx) error {
+		paused, err := e.Store.PauseMailbox(ctx, tx, m.ID, reason)
+		if err != nil || !paused {
+			return err
+		}
+		e.log().Error("mailbox paused: its secrets cannot be opened", "mailbox", m.ID, "err", cause)
+		return e.emit(ctx, tx, nil, m.Workspace, "mailbox.paused", map[string]any{"mailbox_id": m.ID, "reason": reason})
+	})
+	if err != nil {
+		return err
+	}
+	return river.JobSnooze(time.Hour)
 }
 
 // enhancedCode formats a reply's RFC 3463 code, "" when it had none.

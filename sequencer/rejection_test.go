@@ -3,6 +3,7 @@ package sequencer_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,5 +228,67 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not after %s", what, limit)
 		}
+	}
+}
+
+// A lead that cannot be mailed as it stands is skipped once, not retried;
+// a mailbox whose secrets cannot be opened is paused, its touch left
+// unclaimed (never marked uncertain for a message that never left).
+func TestUnsendableTouches(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "x", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "jürgen@prospect.test", FirstName: "Jürgen"}}})
+	if err != nil || out[0].Outcome != "enrolled" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	r.st.SetLeadVerification(ctx, r.ws.ID, out[0].LeadID, "deliverable", "accepted", nil)
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "non-ASCII local part skipped", func() bool {
+		e, _ := r.st.GetEnrollment(ctx, r.ws.ID, out[0].EnrollmentID)
+		return e.State == "stopped" && strings.HasPrefix(e.StateReason, "invalid_message:") && e.Touches[0].Status == "skipped"
+	})
+
+	// Another mailbox's DKIM key moved onto this row: AES-GCM's associated
+	// data (the row) refuses it.
+	ip, _ := r.world.HostIP("smtp.sender.test")
+	zero := 0
+	m2, err := r.op.CreateMailbox(ctx, r.ws.ID, sequencer.MailboxInput{FromAddress: "bo@sender.test", FromName: "Bo Lind", SMTPHost: ip.String(), SMTPPort: r.world.SMTPPort(),
+		SMTPSecurity: "starttls", DailyCap: 100, MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "s1", DKIMPrivateKey: r.dkim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.Pool().Exec(ctx, `UPDATE mailboxes SET dkim_key_sealed = (SELECT dkim_key_sealed FROM mailboxes WHERE id = $1) WHERE id = $2`, m.ID, m2.ID); err != nil {
+		t.Fatal(err)
+	}
+	c2, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "y", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m2.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2, err := r.op.Enroll(ctx, r.ws.ID, c2.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead7@prospect.test", FirstName: "L"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.st.SetLeadVerification(ctx, r.ws.ID, out2[0].LeadID, "deliverable", "accepted", nil)
+	if _, err := r.op.Launch(ctx, r.ws.ID, c2.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "mailbox paused", func() bool {
+		mb, _ := r.st.GetMailbox(ctx, r.ws.ID, m2.ID)
+		return strings.HasPrefix(mb.PausedReason, "secrets: ")
+	})
+	e, _ := r.st.GetEnrollment(ctx, r.ws.ID, out2[0].EnrollmentID)
+	if e.State != "active" || e.Touches[0].Status != "scheduled" {
+		t.Errorf("enrollment %s, touch %+v: want active and still scheduled", e.State, e.Touches[0])
+	}
+	if n := len(r.world.Messages()); n != 0 {
+		t.Errorf("%d messages sent", n)
 	}
 }
