@@ -170,6 +170,7 @@ type processFlags struct {
 	bounceDomain    string
 	senders         int
 	imapPoll        time.Duration
+	retention       time.Duration
 	smtpInsecure    bool
 	inboundListen   string
 	trackingDomains listFlag
@@ -201,6 +202,7 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 	fs.StringVar(&p.publicURL, "public-url", "", "public base `URL` of this server, for unsubscribe links in emails")
 	fs.StringVar(&p.bounceDomain, "bounce-domain", "", "`domain` whose MX is Touchline's inbound SMTP, for VERP return paths")
 	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process (32 for bulk volume: BenchmarkSend peaks there on 2 cores)")
+	fs.DurationVar(&p.retention, "inbound-retention", 90*24*time.Hour, "how long raw inbound messages (bounces, replies) are kept for audit; their classification stays; 0 keeps them forever")
 	fs.DurationVar(&p.imapPoll, "imap-poll", time.Minute, "how often the reps' mailboxes are polled over IMAP for replies (10s with --sim)")
 	fs.BoolVar(&p.smtpInsecure, "smtp-insecure-skip-verify", false, "accept any TLS certificate from submission servers (labs and the simulated world only)")
 	p.verify.register(fs)
@@ -340,6 +342,9 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			if err := river.AddWorkerSafely(w, &sequencer.WebhookWorker{Engine: pr.engine}); err != nil {
 				return err
 			}
+			if err := river.AddWorkerSafely(w, &sequencer.PruneInboundWorker{Store: st, Retention: p.retention}); err != nil {
+				return err
+			}
 			return river.AddWorkerSafely(w, &sequencer.PollAllWorker{Store: st})
 		}
 		// Replies in the reps' mailboxes are read every --imap-poll.
@@ -348,7 +353,13 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			func() (river.JobArgs, *river.InsertOpts) {
 				return sequencer.PollAllArgs{}, &river.InsertOpts{Queue: sequencer.QueueSend}
 			},
-			&river.PeriodicJobOpts{RunOnStart: true})}
+			&river.PeriodicJobOpts{RunOnStart: true}),
+			// Raw inbound messages past --inbound-retention are dropped hourly.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return sequencer.PruneInboundArgs{}, &river.InsertOpts{Queue: sequencer.QueueSend}
+				},
+				&river.PeriodicJobOpts{RunOnStart: true})}
 	} else {
 		pr.log.Warn("no TOUCHLINE_SECRET_KEY: list cleaning works, cadences are disabled")
 	}

@@ -41,6 +41,7 @@ func (s *Server) sequencerRoutes() []route {
 		{"POST", "/v1/webhooks", true, s.createWebhook},
 		{"GET", "/v1/webhooks", true, s.listWebhooks},
 		{"POST", "/v1/inbound/{id}/reclassify", true, s.reclassify},
+		{"GET", "/v1/inbound/{id}/raw", true, s.inboundRaw},
 		{"GET", "/u/{token}", false, s.unsubscribePage},
 		{"POST", "/u/{token}", false, s.unsubscribe},
 	}
@@ -302,6 +303,34 @@ func (s *Server) listInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+// inboundRaw serves a stored message as received, for auditing.
+func (s *Server) inboundRaw(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	raw, truncated, pruned, err := s.cfg.Store.InboundRaw(r.Context(), workspaceOf(r).ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		problem(w, http.StatusNotFound, "not_found", "No such inbound message", fmt.Sprintf("inbound message %d does not exist in this workspace", id))
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	case pruned != nil || raw == nil:
+		when := ""
+		if pruned != nil {
+			when = " (pruned " + pruned.UTC().Format(time.RFC3339) + ")"
+		}
+		problem(w, http.StatusGone, "raw_pruned", "Raw message no longer kept",
+			fmt.Sprintf("inbound message %d was kept raw until its retention passed%s; its classification is still in GET /v1/inbound", id, when))
+		return
+	}
+	w.Header().Set("Content-Type", "message/rfc822")
+	w.Header().Set("X-Touchline-Truncated", strconv.FormatBool(truncated))
+	w.Write(raw)
 }
 
 // reclassify corrects a message's class and replays its effects.

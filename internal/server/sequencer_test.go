@@ -1051,3 +1051,44 @@ func TestListCompletedWebhook(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 	}
 }
+
+// GET /v1/inbound/{id}/raw serves the message as received until its
+// retention passes, then answers 410 while the classification stays.
+func TestInboundRawAndRetention(t *testing.T) {
+	t.Parallel()
+	e := newSeqEnv(t)
+	ctx := context.Background()
+	key := e.key("raw")
+	ws := workspaceID(t, e.env, key)
+	raw := []byte("From: Lee <lead1@prospect.test>\r\nSubject: Re: hi\r\nMessage-ID: <r1@prospect.test>\r\n\r\nYes, let's talk.\r\n")
+	var id int64
+	if err := e.st.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		id, _, err = e.st.InsertInbound(ctx, tx, store.InboundRecord{Workspace: &ws, Source: "smtp", EnvelopeTo: []string{}, MessageID: "<r1@prospect.test>",
+			Raw: raw, Class: "human_reply", Rule: "human", Detail: map[string]any{}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/v1/inbound/%d/raw", id)
+	resp := e.do("GET", path, key, "", nil)
+	if got := expectStatus(t, resp, 200); !bytes.Equal(got, raw) || resp.Header.Get("Content-Type") != "message/rfc822" || resp.Header.Get("X-Touchline-Truncated") != "false" {
+		t.Fatalf("raw: %q %v", got, resp.Header)
+	}
+	expectProblem(t, e.do("GET", path, e.key("other"), "", nil), 404, "not_found")
+
+	w := &sequencer.PruneInboundWorker{Store: e.st, Retention: 90 * 24 * time.Hour}
+	if err := w.Work(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	expectStatus(t, e.do("GET", path, key, "", nil), 200) // young: kept
+	w.Now = func() time.Time { return time.Now().Add(91 * 24 * time.Hour) }
+	if err := w.Work(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	expectProblem(t, e.do("GET", path, key, "", nil), 410, "raw_pruned")
+	msgs, err := e.st.ListInbound(ctx, ws, "", 0, 10)
+	if err != nil || len(msgs) != 1 || msgs[0].Class != "human_reply" || msgs[0].Rule != "human" {
+		t.Fatalf("classification lost with the raw bytes: %+v %v", msgs, err)
+	}
+}

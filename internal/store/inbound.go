@@ -327,3 +327,25 @@ func (s *Store) SetInboundClass(ctx context.Context, tx pgx.Tx, id int64, class,
 	_, err := tx.Exec(ctx, `UPDATE inbound_messages SET class = $2, rule = $3 WHERE id = $1`, id, class, rule)
 	return err
 }
+
+// PruneInboundRaw drops the raw bytes of up to limit inbound messages
+// received before cutoff, keeping their classification; it returns how
+// many it pruned.
+func (s *Store) PruneInboundRaw(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE inbound_messages SET raw = NULL, raw_pruned_at = now()
+		WHERE id IN (SELECT id FROM inbound_messages WHERE raw IS NOT NULL AND received_at < $1 ORDER BY received_at LIMIT $2)`,
+		cutoff, limit)
+	return tag.RowsAffected(), err
+}
+
+// InboundRaw returns a stored message's raw bytes, whether they were cut
+// at the size cap, and when they were pruned (nil while kept).
+func (s *Store) InboundRaw(ctx context.Context, ws, id int64) (raw []byte, truncated bool, prunedAt *time.Time, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT raw, truncated, raw_pruned_at FROM inbound_messages WHERE id = $1 AND workspace_id = $2`, id, ws).
+		Scan(&raw, &truncated, &prunedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = ErrNotFound
+	}
+	return raw, truncated, prunedAt, err
+}
