@@ -85,6 +85,7 @@ func SumPeriods(periods []PeriodStats) Totals {
 		t.AutoReplies += p.AutoReplies
 		t.Unsubscribes += p.Unsubscribes
 		t.Complaints += p.Complaints
+		t.VerifierMisses += p.VerifierMisses
 	}
 	t.rates()
 	return t

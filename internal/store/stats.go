@@ -22,6 +22,11 @@ type Outcomes struct {
 	Unsubscribes     int     `json:"unsubscribes"`
 	Complaints       int     `json:"complaints"`
 	BounceRate       float64 `json:"bounce_rate"`
+	// VerifierMisses are hard bounces of addresses the verifier had
+	// called deliverable; VerifierMissRate is them over Sent: the bounce
+	// rate of deliverable verdicts, the verifier's own error rate.
+	VerifierMisses   int     `json:"verifier_misses"`
+	VerifierMissRate float64 `json:"verifier_miss_rate"`
 	ReplyRate        float64 `json:"reply_rate"`
 }
 
@@ -29,6 +34,7 @@ func (o *Outcomes) rates() {
 	if o.Sent > 0 {
 		o.BounceRate = float64(o.HardBounces) / float64(o.Sent)
 		o.ReplyRate = float64(o.Replies) / float64(o.Sent)
+		o.VerifierMissRate = float64(o.VerifierMisses) / float64(o.Sent)
 	}
 }
 
@@ -56,7 +62,8 @@ const eventCounts = `
 	count(*) FILTER (WHERE ev.type = 'replied') AS replies,
 	count(*) FILTER (WHERE ev.type = 'auto_reply') AS auto,
 	count(*) FILTER (WHERE ev.type = 'unsubscribe') AS unsub,
-	count(*) FILTER (WHERE ev.type = 'complaint') AS complaints`
+	count(*) FILTER (WHERE ev.type = 'complaint') AS complaints,
+	count(*) FILTER (WHERE ev.type = 'hard_bounce' AND ev.data->>'verifier_miss' = 'true') AS misses`
 
 // Stats counts a workspace's cadence outcomes per day and per step and
 // variant, from the touches sent and the events of what came back.
@@ -85,7 +92,7 @@ func (s *Store) Stats(ctx context.Context, ws int64, f StatsFilter) ([]PeriodSta
 				AND EXISTS (SELECT 1 FROM en WHERE en.lead_id = ls.lead_id) GROUP BY 1
 		)
 		SELECT days.d, COALESCE(enrolled.n, 0), COALESCE(sent.n, 0), COALESCE(evs.hard, 0), COALESCE(evs.soft, 0), COALESCE(evs.sender, 0),
-			COALESCE(evs.replies, 0), COALESCE(evs.auto, 0), COALESCE(evs.unsub, 0), COALESCE(evs.complaints, 0), COALESCE(prospects.n, 0), evs.median_reply
+			COALESCE(evs.replies, 0), COALESCE(evs.auto, 0), COALESCE(evs.unsub, 0), COALESCE(evs.complaints, 0), COALESCE(evs.misses, 0), COALESCE(prospects.n, 0), evs.median_reply
 		FROM days LEFT JOIN enrolled ON enrolled.d = days.d LEFT JOIN sent ON sent.d = days.d
 			LEFT JOIN evs ON evs.d = days.d LEFT JOIN prospects ON prospects.d = days.d
 		ORDER BY days.d`, args...)
@@ -96,7 +103,7 @@ func (s *Store) Stats(ctx context.Context, ws int64, f StatsFilter) ([]PeriodSta
 	for rows.Next() {
 		var p PeriodStats
 		if err := rows.Scan(&p.Period, &p.Enrolled, &p.Sent, &p.HardBounces, &p.SoftBounces, &p.SenderRejections, &p.Replies,
-			&p.AutoReplies, &p.Unsubscribes, &p.Complaints, &p.ProspectsCreated, &p.MedianFirstReplySeconds); err != nil {
+			&p.AutoReplies, &p.Unsubscribes, &p.Complaints, &p.VerifierMisses, &p.ProspectsCreated, &p.MedianFirstReplySeconds); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
@@ -126,7 +133,7 @@ func (s *Store) Stats(ctx context.Context, ws int64, f StatsFilter) ([]PeriodSta
 	for srows.Next() {
 		var st StepStats
 		if err := srows.Scan(&st.Step, &st.Variant, &st.Sent, &st.HardBounces, &st.SoftBounces, &st.SenderRejections, &st.Replies,
-			&st.AutoReplies, &st.Unsubscribes, &st.Complaints); err != nil {
+			&st.AutoReplies, &st.Unsubscribes, &st.Complaints, &st.VerifierMisses); err != nil {
 			return nil, nil, err
 		}
 		st.rates()
