@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -49,19 +50,37 @@ func (e *Engine) hardBounce(ctx context.Context, tx pgx.Tx, client *river.Client
 	return e.guard(ctx, tx, client, tm, "hard_bounce")
 }
 
-// softBounce: the address may work later (a delay, a full mailbox). The
-// SoftBounceLimit-th soft bounce of an address counts as hard: a mailbox
-// that keeps failing is as good as gone. It reports whether it did.
+// softBounce: the address may work later (a delay, a full mailbox). A
+// report that the remote side gave up sends the touch again after
+// SoftRetryAfter; the SoftBounceLimit-th soft bounce of an address counts
+// as hard: a mailbox that keeps failing is as good as gone. It reports
+// whether it did.
 func (e *Engine) softBounce(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], tm store.TouchMatch, r classify.Recipient, event eventFunc) (bool, error) {
 	if err := event("soft_bounce", map[string]any{"status": r.Status, "diagnostic": r.Diagnostic, "reason": r.Reason}); err != nil {
 		return false, err
 	}
 	n, err := e.Store.CountLeadEvents(ctx, tx, tm.Workspace, tm.LeadID, "soft_bounce")
-	if err != nil || n < SoftBounceLimit {
+	if err != nil {
 		return false, err
 	}
-	r.Diagnostic = fmt.Sprintf("%d soft bounces; last: %s", n, r.Diagnostic)
-	return true, e.hardBounce(ctx, tx, client, tm, r, event)
+	if n >= SoftBounceLimit {
+		r.Diagnostic = fmt.Sprintf("%d soft bounces; last: %s", n, r.Diagnostic)
+		return true, e.hardBounce(ctx, tx, client, tm, r, event)
+	}
+	if r.Action == "failed" {
+		// The remote side gave up (a full mailbox, a queue that expired):
+		// the touch is sent again later. A "delayed" report means it is
+		// still trying, and a refusal at send time is retried by River.
+		due := e.now().Add(cmpDur(e.SoftRetryAfter, 24*time.Hour))
+		ok, err := e.Store.ReopenTouch(ctx, tx, tm.EnrollmentID, tm.Step, due, fmt.Sprintf("soft_bounce %s: resending (%d of %d)", r.Status, n, SoftBounceLimit-1))
+		if err != nil || !ok {
+			return false, err
+		}
+		if err := e.requeueNext(ctx, tx, client, tm.EnrollmentID, tm.Step); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // senderRejected: the recipient's provider refused the sender (policy,

@@ -65,6 +65,9 @@ type Engine struct {
 	PublicURL string
 	// FreshFor is how long a stored verdict stands (default 30 days).
 	FreshFor time.Duration
+	// SoftRetryAfter is when a touch whose message bounced softly (the
+	// remote side gave up: a full mailbox) is sent again (default 24 h).
+	SoftRetryAfter time.Duration
 	// JobTimeout bounds one touch: a verification and a submission
 	// (default 5 minutes).
 	JobTimeout time.Duration

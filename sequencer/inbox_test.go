@@ -318,6 +318,7 @@ func TestGuardrailsKnowTheCause(t *testing.T) {
 func TestSoftBouncesBecomeHard(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
+	r.op.Engine.SoftRetryAfter = 300 * time.Millisecond
 	ctx := context.Background()
 	m := r.mailbox(100)
 	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "soft", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
@@ -330,24 +331,38 @@ func TestSoftBouncesBecomeHard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := firstMessages(t, r, 1)["lead8@prospect.test"]
 	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+	// Each soft bounce (the remote side gave up: mailbox full) sends the
+	// first email again after SoftRetryAfter; the third is hard.
 	for i := range sequencer.SoftBounceLimit {
+		first := firstMessages(t, r, i+1)["lead8@prospect.test"]
 		raw := dsn(first.returnPath, "lead8@prospect.test", "5.2.2", "552 5.2.2 Mailbox full", first.messageID)
 		if err := inbox.HandleMessage(ctx, inbound.Message{Source: "smtp", To: []string{first.returnPath}, Raw: raw}); err != nil {
 			t.Fatal(err)
 		}
 		e, _ := r.st.GetEnrollment(ctx, r.ws.ID, out[0].EnrollmentID)
-		want := "active"
-		if i == sequencer.SoftBounceLimit-1 {
-			want = "stopped"
+		if i < sequencer.SoftBounceLimit-1 {
+			if e.State != "active" || e.NextStep != 1 || len(e.Touches) != 1 || e.Touches[0].Status != "scheduled" ||
+				!strings.HasPrefix(e.Touches[0].Outcome, "soft_bounce 5.2.2: resending") {
+				t.Fatalf("after soft bounce %d: %s, next step %d, touches %+v", i+1, e.State, e.NextStep, e.Touches)
+			}
+			continue
 		}
-		if e.State != want {
-			t.Fatalf("after %d soft bounces the enrollment is %s, want %s", i+1, e.State, want)
+		if e.State != "stopped" || e.StateReason != "bounced" {
+			t.Fatalf("after %d soft bounces the enrollment is %s (%s), want stopped (bounced)", i+1, e.State, e.StateReason)
 		}
 	}
 	if ok, _ := r.st.IsSuppressed(ctx, r.ws.ID, "lead8@prospect.test"); !ok {
 		t.Fatal("not suppressed after the soft-bounce limit")
+	}
+	time.Sleep(600 * time.Millisecond)
+	var subjects []string
+	for _, msg := range r.world.Messages() {
+		pm, _ := mail.ReadMessage(bytes.NewReader(msg.Data))
+		subjects = append(subjects, pm.Header.Get("Subject"))
+	}
+	if len(subjects) != sequencer.SoftBounceLimit || subjects[0] != "Hello H" || subjects[len(subjects)-1] != "Hello H" {
+		t.Fatalf("sent %q: want the first email %d times, then nothing", subjects, sequencer.SoftBounceLimit)
 	}
 }
 

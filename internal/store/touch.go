@@ -250,3 +250,40 @@ func (s *Store) RecordSent(ctx context.Context, tx pgx.Tx, r Sent) error {
 		WHERE id = $1`, r.EnrollmentID, r.ThreadMessageID, r.ThreadSubject, r.Next, r.Finish)
 	return tx.SendBatch(ctx, b).Close()
 }
+
+// ReopenTouch schedules a sent touch to be sent again at due, after its
+// message bounced softly: the enrollment (active and not yet past the next
+// step's send, or finished with this as its last step) goes back to this
+// step, and the next step's touch, still only scheduled, is dropped; the
+// resend schedules it anew. False, changing nothing, when the enrollment
+// moved on or stopped.
+func (s *Store) ReopenTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, due time.Time, outcome string) (bool, error) {
+	en, err := scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 FOR UPDATE`, enrollmentID))
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case en.State == "active" && en.NextStep == step+1:
+		var next string
+		err := tx.QueryRow(ctx, `SELECT status FROM touches WHERE enrollment_id = $1 AND step = $2 FOR UPDATE`, enrollmentID, step+1).Scan(&next)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+		if err == nil && next != "scheduled" {
+			return false, nil // the thread went on; resending would reorder it
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM touches WHERE enrollment_id = $1 AND step = $2 AND status = 'scheduled'`, enrollmentID, step+1); err != nil {
+			return false, err
+		}
+	case en.State == "finished" && en.NextStep == step:
+	default:
+		return false, nil
+	}
+	tag, err := tx.Exec(ctx, `UPDATE touches SET status = 'scheduled', due_at = $3, outcome = $4, sent_at = NULL, updated_at = now()
+		WHERE enrollment_id = $1 AND step = $2 AND status = 'sent'`, enrollmentID, step, due, outcome)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE enrollments SET next_step = $2, state = 'active', state_reason = '', updated_at = now() WHERE id = $1`, enrollmentID, step)
+	return err == nil, err
+}
