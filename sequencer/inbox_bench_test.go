@@ -3,11 +3,14 @@ package sequencer_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/mail"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/sequencer"
@@ -19,7 +22,18 @@ import (
 // (the inbox stops it in the transaction that stores the message).
 //
 //	TOUCHLINE_TEST_DATABASE_URL=$(deploy/local-postgres.sh url) go test -run '^$' -bench Inbound -benchtime 1x ./sequencer
+//
+//	via=handler: the inbox called directly, 8 at a time.
+//	via=smtp:    through the inbound SMTP server (go-smtp) on loopback, over
+//	             8 connections, one message per transaction: what a bounce
+//	             or forwarded reply pays end to end.
 func BenchmarkInbound(b *testing.B) {
+	for _, via := range []string{"handler", "smtp"} {
+		b.Run("via="+via, func(b *testing.B) { benchInbound(b, via) })
+	}
+}
+
+func benchInbound(b *testing.B, via string) {
 	const n = 1000
 	for b.Loop() {
 		b.StopTimer()
@@ -45,6 +59,29 @@ func BenchmarkInbound(b *testing.B) {
 			replies = append(replies, reply(msg.To[0], "ana@sender.test", pm.Header.Get("Message-ID"), "Re: "+pm.Header.Get("Subject"), "Sounds good, let's talk."))
 		}
 		inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River}
+		deliver := func(raw []byte) error {
+			return inbox.HandleMessage(context.Background(), inbound.Message{Source: "smtp", Raw: raw})
+		}
+		if via == "smtp" {
+			srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{"bounces.sender.test"}, Hostname: "in.sender.test", MaxConnsPerIP: 16}, inbox)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go srv.Serve(ln)
+			defer srv.Close()
+			deliver = func(raw []byte) error {
+				c, err := smtp.Dial(ln.Addr().String())
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				if err := c.SendMail("lead@prospect.test", []string{"replies@bounces.sender.test"}, bytes.NewReader(raw)); err != nil {
+					return err
+				}
+				return c.Quit()
+			}
+		}
 		lat := make([]time.Duration, len(replies))
 		work := make(chan int)
 		var wg sync.WaitGroup
@@ -54,7 +91,7 @@ func BenchmarkInbound(b *testing.B) {
 			wg.Go(func() {
 				for i := range work {
 					t0 := time.Now()
-					if err := inbox.HandleMessage(context.Background(), inbound.Message{Source: "smtp", Raw: replies[i]}); err != nil {
+					if err := deliver(replies[i]); err != nil {
 						b.Error(err)
 					}
 					lat[i] = time.Since(t0)
