@@ -200,7 +200,7 @@ func NewClient(st *store.Store, cfg Config) (*river.Client[pgx.Tx], error) {
 	rc := &river.Config{
 		Logger: cfg.Logger,
 		// Tuned per FIELD-NOTES: defaults pick up work about 0.5 s late.
-		FetchCooldown:     20 * time.Millisecond,
+		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
 	}
 	if cfg.Workers > 0 {
