@@ -106,14 +106,19 @@ func (s *SMTPSender) put(key string, c *smtp.Client) {
 }
 
 // Send implements Sender. It reuses a session of the same account when one
-// is idle (RSET first); a session that fails is never reused.
+// is idle; a session that fails is never reused. A kept session ended its
+// last transaction with the server's acceptance, so the next MAIL starts a
+// new one (RFC 5321 §4.1.1.4) without an RSET round trip; if the server
+// dropped the idle session meanwhile, MAIL fails before anything was sent
+// and the message goes on a fresh session.
 func (s *SMTPSender) Send(ctx context.Context, sub Submission, from, to string, msg []byte) error {
 	key := fmt.Sprintf("%s|%d|%s|%s", sub.Host, sub.Port, sub.Security, sub.Username)
 	if c := s.take(key); c != nil {
-		if err := c.Reset(); err == nil {
-			return s.transact(ctx, key, c, from, to, msg)
+		err := s.transact(ctx, key, c, from, to, msg)
+		var se *SendError
+		if !errors.As(err, &se) || se.Stage != "mail" || (se.Reply != nil && se.Reply.Code != 421) {
+			return err
 		}
-		c.Close()
 	}
 	c, err := s.open(ctx, sub)
 	if err != nil {
