@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -233,30 +232,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func replyMail(from, inReplyTo, subject, body string, extra ...string) []byte {
-	h := fmt.Sprintf("From: %s\r\nTo: Ana Ruiz <ana@sender.test>\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%d.reply@prospect.test>\r\nIn-Reply-To: %s\r\nReferences: %s\r\n",
-		from, subject, time.Now().Format(time.RFC1123Z), time.Now().UnixNano(), inReplyTo, inReplyTo)
-	for _, e := range extra {
-		h += e + "\r\n"
-	}
-	return []byte(h + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
-}
-
-// dsnMail is a Postfix-style RFC 3464 bounce of origID to rcpt.
-func dsnMail(verp, rcpt, status, diag, origID string) []byte {
-	b := "dsnboundary42"
-	return []byte("From: Mail Delivery System <MAILER-DAEMON@mx.prospect.test>\r\n" +
-		"To: " + verp + "\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\n" +
-		"Message-ID: <dsn." + fmt.Sprint(time.Now().UnixNano()) + "@mx.prospect.test>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n" +
-		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"" + b + "\"\r\n\r\n" +
-		"--" + b + "\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\r\n" +
-		"--" + b + "\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.prospect.test\r\n\r\n" +
-		"Final-Recipient: rfc822; " + rcpt + "\r\nOriginal-Recipient: rfc822; " + rcpt + "\r\nAction: failed\r\nStatus: " + status + "\r\n" +
-		"Diagnostic-Code: smtp; " + diag + "\r\n\r\n" +
-		"--" + b + "\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: " + origID + "\r\nFrom: Ana Ruiz <ana@sender.test>\r\nTo: " + rcpt + "\r\nSubject: Quick question\r\n\r\n" +
-		"--" + b + "--\r\n")
-}
-
 // shown is what the page shows for one data-testid.
 type shown struct {
 	Text   string `json:"text"`
@@ -326,29 +301,31 @@ func TestDashboardInChromium(t *testing.T) {
 	w.api("POST", "/v1/lists?name=q3-prospects", key, "email\nlead10@prospect.test\nlead11@prospect.test\nnobody@prospect.test\nnot-an-address\n", &list)
 
 	// The first emails go out.
-	type sentMail struct{ messageID, returnPath string }
-	first := map[string]sentMail{}
+	first := map[string]mailsim.Message{}
 	eventually(t, "8 first emails delivered", func() bool { return len(w.mail.Messages()) >= 8 })
 	for _, m := range w.mail.Messages() {
-		pm, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		first[m.To[0]] = m
+	}
+	// Answers, written as the simulated world's recipients write them.
+	answer := func(raw []byte, err error) []byte {
+		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
-		first[m.To[0]] = sentMail{pm.Header.Get("Message-ID"), m.From}
+		return raw
 	}
 
 	// What comes back: 3 human replies, an out-of-office, a hard bounce
 	// to the VERP return path, an unsubscribe request.
 	for i, text := range []string{"Yes, we are hiring. Call me Tuesday?", "Interesting - send me pricing.", "Let's talk next week."} {
 		addr := fmt.Sprintf("lead%d@prospect.test", i)
-		w.deliver(replyMail(fmt.Sprintf("Lee%d <%s>", i, addr), first[addr].messageID, "Re: Quick question", text+"\r\n\r\nOn Mon, Ana wrote:\r\n> Hi"))
+		w.deliver(answer(mailsim.ReplyFrom(first[addr], addr, fmt.Sprintf("Lee%d", i), text, time.Now())))
 	}
-	w.deliver(replyMail("lead3@prospect.test", first["lead3@prospect.test"].messageID, "Out of Office: Quick question",
-		"I am out of the office until next Monday with limited access to email.", "Auto-Submitted: auto-replied"))
-	verp := first["lead4@prospect.test"].returnPath
-	w.deliver(dsnMail(verp, "lead4@prospect.test", "5.1.1", "550 5.1.1 <lead4@prospect.test>: Recipient address rejected: User unknown",
-		first["lead4@prospect.test"].messageID), verp)
-	w.deliver(replyMail("lead5@prospect.test", first["lead5@prospect.test"].messageID, "Re: Quick question", "Please remove me from your list."))
+	w.deliver(answer(mailsim.OutOfOffice(first["lead3@prospect.test"], "lead3@prospect.test", time.Now().AddDate(0, 0, 5), time.Now())))
+	verp := first["lead4@prospect.test"].From
+	w.deliver(answer(mailsim.DeliveryStatus(first["lead4@prospect.test"], "mx.prospect.test", "lead4@prospect.test", "failed", "5.1.1",
+		"550 5.1.1 <lead4@prospect.test>: Recipient address rejected: User unknown", time.Now())), verp)
+	w.deliver(answer(mailsim.ReplyFrom(first["lead5@prospect.test"], "lead5@prospect.test", "", "Please remove me from your list.", time.Now())))
 
 	eventually(t, "the list cleaned", func() bool {
 		var l store.List
@@ -653,7 +630,7 @@ func TestDashboardInChromium(t *testing.T) {
 	// A reply that arrives while the page is open shows without a reload.
 	var marker bool
 	run("mark the page", chromedp.Evaluate(`window.__notReloaded = true`, &marker))
-	w.deliver(replyMail("Lee6 <lead6@prospect.test>", first["lead6@prospect.test"].messageID, "Re: Quick question", "Count me in for a demo."))
+	w.deliver(answer(mailsim.ReplyFrom(first["lead6@prospect.test"], "lead6@prospect.test", "Lee6", "Count me in for a demo.", time.Now())))
 	refreshWait := time.Now()
 	run("a fourth reply appears", chromedp.Poll(`document.querySelector('[data-testid=kpi-replies]').textContent.trim() === '4'`, nil,
 		chromedp.WithPollingTimeout(15*time.Second)))
