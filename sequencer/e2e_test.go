@@ -2,6 +2,7 @@ package sequencer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -351,6 +352,17 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	}
 	if m, _ := r.st.GetMailbox(ctx, r.ws.ID, ana.ID); m.PausedReason != "" {
 		t.Errorf("ana's mailbox paused (%s): hard bounces are the list's fault", m.PausedReason)
+	}
+	// Each pause is an event too, with its reason.
+	for typ, want := range map[string]string{"cadence.paused": "bounce_rate:", "mailbox.paused": "sender_rejections:"} {
+		evs, err := r.st.ListEvents(ctx, r.ws.ID, typ, 0, 10)
+		var p struct{ Reason string }
+		if err != nil || len(evs) != 1 || json.Unmarshal(evs[0].Payload, &p) != nil || !strings.HasPrefix(p.Reason, want) {
+			t.Errorf("%s: %d events (%v), reason %q, want one with reason %s...", typ, len(evs), err, p.Reason, want)
+		}
+	}
+	if evs, _ := r.st.ListEvents(ctx, r.ws.ID, "lead.promoted", 0, 100); len(evs) != 35 {
+		t.Errorf("%d lead.promoted events, want 35", len(evs))
 	}
 	if bo, _ := r.st.Backoffs(ctx, ana.ID); len(bo) != 1 || bo[0].Provider != "strict.test" || bo[0].Level != 2 {
 		t.Errorf("ana's back-offs %+v, want strict.test at level 2", bo)

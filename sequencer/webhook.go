@@ -42,9 +42,21 @@ func (WebhookArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueSend, MaxAttempts: 12}
 }
 
-// emit queues event for every endpoint of the workspace subscribed to it,
-// in the transaction of the change it reports.
+// emit records event (GET /v1/events) and queues it for every endpoint of
+// the workspace subscribed to it, in the transaction of the change it
+// reports.
 func (e *Engine) emit(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], ws int64, event string, payload map[string]any) error {
+	var b [12]byte
+	rand.Read(b[:])
+	eventID := "evt_" + hex.EncodeToString(b[:])
+	payload["event"], payload["event_id"], payload["occurred_at"] = event, eventID, e.now().UTC()
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	if err := e.Store.RecordEvent(ctx, tx, ws, eventID, event, body); err != nil {
+		return err
+	}
 	ids, err := e.Store.WebhooksFor(ctx, tx, ws, event)
 	if err != nil || len(ids) == 0 {
 		return err
@@ -55,13 +67,9 @@ func (e *Engine) emit(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.T
 	if client == nil {
 		return errors.New("sequencer: no River client to deliver webhooks")
 	}
-	var b [12]byte
-	rand.Read(b[:])
-	payload["event"], payload["occurred_at"] = event, e.now().UTC()
-	body, _ := json.Marshal(payload)
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: WebhookArgs{WebhookID: id, EventID: "evt_" + hex.EncodeToString(b[:]), Event: event, Payload: body}}
+		params[i] = river.InsertManyParams{Args: WebhookArgs{WebhookID: id, EventID: eventID, Event: event, Payload: body}}
 	}
 	_, err = client.InsertManyTx(ctx, tx, params)
 	return err

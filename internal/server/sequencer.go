@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ func (s *Server) sequencerRoutes() []route {
 		{"GET", "/v1/stats", true, s.stats},
 		{"POST", "/v1/webhooks", true, s.createWebhook},
 		{"GET", "/v1/webhooks", true, s.listWebhooks},
+		{"GET", "/v1/events", true, s.listEvents},
 		{"POST", "/v1/inbound/{id}/reclassify", true, s.reclassify},
 		{"GET", "/v1/inbound/{id}/raw", true, s.inboundRaw},
 		{"GET", "/u/{token}", false, s.unsubscribePage},
@@ -235,6 +237,43 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"webhooks": hooks})
+}
+
+// listEvents lists what Touchline reported, oldest first, after a cursor.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after int64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			problem(w, http.StatusBadRequest, "bad_after", "Bad after", fmt.Sprintf("after=%q: want the id of the last event you have (0 for the first)", v))
+			return
+		}
+		after = n
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			problem(w, http.StatusBadRequest, "bad_limit", "Bad limit", fmt.Sprintf("limit=%q: want 1 to 1000", v))
+			return
+		}
+		limit = n
+	}
+	typ := q.Get("type")
+	if typ != "" && !slices.Contains(sequencer.WebhookEvents, typ) {
+		problem(w, http.StatusBadRequest, "bad_type", "Bad event type", fmt.Sprintf("type=%q: want one of %s", typ, strings.Join(sequencer.WebhookEvents, ", ")))
+		return
+	}
+	events, err := s.cfg.Store.ListEvents(r.Context(), workspaceOf(r).ID, typ, after, limit)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if events == nil {
+		events = []store.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events})
 }
 
 // stats reports outcomes per day, and per step and A/B variant.

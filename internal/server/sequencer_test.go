@@ -1050,6 +1050,21 @@ func TestListCompletedWebhook(t *testing.T) {
 		t.Fatalf("a second delivery: %q", d)
 	case <-time.After(500 * time.Millisecond):
 	}
+	// The same event in GET /v1/events, with the delivery's event_id.
+	evs := unmarshal[struct{ Events []store.Event }](t, expectStatus(t, e.do("GET", "/v1/events?type=list.completed", key, "", nil), 200)).Events
+	if len(evs) != 1 || evs[0].Type != "list.completed" || !strings.HasPrefix(evs[0].EventID, "evt_") ||
+		!strings.Contains(string(evs[0].Payload), fmt.Sprintf(`"list_id":%d`, l.ID)) {
+		t.Fatalf("events %+v", evs)
+	}
+	if after := unmarshal[struct{ Events []store.Event }](t, expectStatus(t, e.do("GET", fmt.Sprintf("/v1/events?after=%d", evs[0].ID), key, "", nil), 200)); len(after.Events) != 0 {
+		t.Fatalf("events after the last one: %+v", after.Events)
+	}
+	if other := unmarshal[struct{ Events []store.Event }](t, expectStatus(t, e.do("GET", "/v1/events", e.key("other"), "", nil), 200)); len(other.Events) != 0 {
+		t.Fatalf("another workspace sees %+v", other.Events)
+	}
+	expectProblem(t, e.do("GET", "/v1/events?type=lead.exploded", key, "", nil), 400, "bad_type")
+	expectProblem(t, e.do("GET", "/v1/events?after=-1", key, "", nil), 400, "bad_after")
+	expectProblem(t, e.do("GET", "/v1/events?limit=5000", key, "", nil), 400, "bad_limit")
 }
 
 // GET /v1/inbound/{id}/raw serves the message as received until its
