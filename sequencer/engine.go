@@ -450,14 +450,20 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			case se.Permanent():
 				// 5xx that says the address may work later (a full
 				// mailbox, or nothing about the mailbox): a soft bounce,
-				// hard after SoftBounceLimit of them.
+				// tried again after SoftRetryAfter, hard after
+				// SoftBounceLimit of them.
 				if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "soft_bounce: "+sendErr.Error()); err != nil {
 					return err
 				}
 				hard, err := e.softBounce(ctx, tx, nil, tm, rej, event)
-				if err != nil || !hard {
-					retry = true
+				if err != nil {
 					return err
+				}
+				if !hard {
+					// Not River's quick retries: three of those within a
+					// minute would call a full mailbox dead.
+					snooze = cmpDur(e.SoftRetryAfter, 24*time.Hour)
+					return nil
 				}
 				if err := fail(); err != nil {
 					return err

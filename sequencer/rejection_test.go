@@ -113,10 +113,13 @@ func TestSendTimeRejectionsAreClassified(t *testing.T) {
 		t.Error("back-off spilled over to another provider")
 	}
 
-	// Soft: the touch waits for River's retry; nothing against the address yet.
+	// Soft: the touch waits a day (SoftRetryAfter), not River's quick
+	// retries, which would call a full mailbox dead within a minute;
+	// nothing against the address yet.
+	time.Sleep(1500 * time.Millisecond)
 	full, _ := r.st.GetEnrollment(ctx, r.ws.ID, ids["pat@full.test"])
-	if full.State != "active" || full.Touches[0].Status != "scheduled" {
-		t.Errorf("full.test: %s, touch %+v", full.State, full.Touches[0])
+	if full.State != "active" || full.Touches[0].Status != "scheduled" || types("pat@full.test")["soft_bounce"] != 1 {
+		t.Errorf("full.test: %s, touch %+v, events %v", full.State, full.Touches[0], types("pat@full.test"))
 	}
 	if sup, _ := r.st.IsSuppressed(ctx, r.ws.ID, "pat@full.test"); sup {
 		t.Error("one soft bounce suppressed the address")
