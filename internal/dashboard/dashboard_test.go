@@ -467,3 +467,27 @@ func TestMountedBesideAPI(t *testing.T) {
 		t.Fatalf("GET / without a dashboard: %s %q", res.Status, res.Header.Get("Content-Type"))
 	}
 }
+
+// A mailbox backing off a provider that refused the sender says so, and
+// how slowly it now sends there.
+func TestMailboxBackoffShown(t *testing.T) {
+	t.Parallel()
+	r := newHandlerRig(t, false, testSessionKey)
+	ws, key := r.workspace("acme")
+	m := r.mailbox(ws.ID, "rep@acme.test")
+	ctx := context.Background()
+	for range 2 {
+		if err := r.st.InTx(ctx, func(tx pgx.Tx) error {
+			_, err := r.st.RecordSenderRejection(ctx, tx, store.SenderRejection{Workspace: ws.ID, MailboxID: m.ID, Provider: "bigmail.test",
+				AtSend: true, Status: "5.7.26", Reason: "authentication"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := r.do("GET", "/", nil, r.signIn(key))
+	got := testids(body)[fmt.Sprintf("mailbox-%d-backoff-bigmail.test", m.ID)]
+	if got != "slowed for bigmail.test: one send every 10 min" {
+		t.Fatalf("back-off shown as %q", got)
+	}
+}

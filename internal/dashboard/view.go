@@ -144,6 +144,28 @@ type mailboxRow struct {
 	BounceRate float64
 	Checks     []authCheck // spf, dkim, dmarc
 	Audit      string      // why Checks is empty: checking, no resolver, an error
+	// Backoffs are the recipient providers it sends to slowly after they
+	// refused the sender.
+	Backoffs []backoffRow
+}
+
+// backoffRow is a provider a mailbox backs off from, for people.
+type backoffRow struct {
+	store.Backoff
+	Every string // "10 min", "1 h 20 min"
+}
+
+func backoffRows(bs []store.Backoff) []backoffRow {
+	out := make([]backoffRow, len(bs))
+	for i, b := range bs {
+		d, _ := time.ParseDuration(b.Spacing)
+		every := fmt.Sprintf("%d min", int(d.Minutes()))
+		if d >= time.Hour {
+			every = fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+		}
+		out[i] = backoffRow{b, every}
+	}
+	return out
 }
 
 // authCheck is the status of one of SPF, DKIM, DMARC for a domain.
@@ -171,11 +193,15 @@ func (d *dashboard) mailboxHealth(ctx context.Context, ws int64) ([]mailboxRow, 
 	if err != nil {
 		return nil, errText(err)
 	}
+	backoffs, err := d.cfg.Store.WorkspaceBackoffs(ctx, ws)
+	if err != nil {
+		return nil, errText(err)
+	}
 	rows := make([]mailboxRow, len(ms))
 	var wg sync.WaitGroup
 	for i, m := range ms {
 		r := mailboxRow{Mailbox: m, Domain: strings.ToLower(m.FromAddress[strings.LastIndexByte(m.FromAddress, '@')+1:]),
-			SentToday: sent[m.ID], Recent: recent[m.ID]}
+			SentToday: sent[m.ID], Recent: recent[m.ID], Backoffs: backoffRows(backoffs[m.ID])}
 		if r.Recent.Sends > 0 {
 			r.BounceRate = float64(r.Recent.HardBounces) / float64(r.Recent.Sends)
 		}
