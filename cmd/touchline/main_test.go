@@ -249,6 +249,12 @@ func TestOperatorCommands(t *testing.T) {
 	if out, err := run("worker", "--database-url", url, "--job-timeout", "5m", "--rescue-after", "1m"); err == nil || !strings.Contains(out, "must be longer") {
 		t.Fatalf("rescue-after below job-timeout: %v %s", err, out)
 	}
+	if out, err := run("worker", "--database-url", url, "--inbound-retention", "-1h"); err == nil || !strings.Contains(out, "--inbound-retention -1h0m0s: want a duration of 0 or more") {
+		t.Fatalf("negative retention: %v %s", err, out)
+	}
+	if out, err := run("worker", "--database-url", url, "--imap-poll", "0s"); err == nil || !strings.Contains(out, "--imap-poll 0s: want 1s or more") {
+		t.Fatalf("zero IMAP poll: %v %s", err, out)
+	}
 
 	worker := touchline(t, "worker", "--database-url", url, "--dns-server", "127.0.0.1:9", "--helo", "probe.touchline.test")
 	logs := &syncBuffer{}

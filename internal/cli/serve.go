@@ -234,6 +234,14 @@ func (pr *process) close() {
 }
 
 func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, workers int) (*process, int) {
+	if p.retention < 0 {
+		fmt.Fprintf(env.Stderr, "touchline %s: --inbound-retention %s: want a duration of 0 or more (0 keeps raw messages forever)\n", cmd, p.retention)
+		return nil, ExitUsage
+	}
+	if p.imapPoll < time.Second {
+		fmt.Fprintf(env.Stderr, "touchline %s: --imap-poll %s: want 1s or more (the reps' mailboxes are polled that often)\n", cmd, p.imapPoll)
+		return nil, ExitUsage
+	}
 	if p.rescueAfter <= p.jobTimeout {
 		fmt.Fprintf(env.Stderr, "touchline %s: --rescue-after (%s) must be longer than --job-timeout (%s): a batch still running would be started twice\n", cmd, p.rescueAfter, p.jobTimeout)
 		return nil, ExitUsage
@@ -348,7 +356,7 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			return river.AddWorkerSafely(w, &sequencer.PollAllWorker{Store: st})
 		}
 		// Replies in the reps' mailboxes are read every --imap-poll.
-		pr.imapPoll = max(p.imapPoll, time.Second)
+		pr.imapPoll = p.imapPoll
 		jcfg.Periodic = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(pr.imapPoll),
 			func() (river.JobArgs, *river.InsertOpts) {
 				return sequencer.PollAllArgs{}, &river.InsertOpts{Queue: sequencer.QueueSend}
