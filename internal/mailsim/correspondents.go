@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -213,13 +212,8 @@ func (c *Correspondents) answer(ctx context.Context, m Message, a Answer) {
 // replyRoute says where a person's (or a robot's) reply goes: the rep's
 // mailbox in the Mailstore, or the tracking address by SMTP.
 func (c *Correspondents) replyRoute(m Message, a Answer) (imapUser, envTo string) {
-	if o, err := parseOriginal(m); err == nil && c.Mailstore != nil && !a.ViaTracking {
-		c.Mailstore.mu.Lock()
-		_, ok := c.Mailstore.users[strings.ToLower(o.from.Address)]
-		c.Mailstore.mu.Unlock()
-		if ok {
-			return o.from.Address, ""
-		}
+	if o, err := parseOriginal(m); err == nil && c.Mailstore != nil && !a.ViaTracking && c.Mailstore.Has(o.from.Address) {
+		return o.from.Address, ""
 	}
 	return "", "replies@" + domainOf(m.From)
 }

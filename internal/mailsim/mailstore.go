@@ -70,11 +70,18 @@ type literal struct{ *bytes.Reader }
 
 func (l literal) Size() int64 { return int64(l.Len()) }
 
+func (ms *Mailstore) user(address string) *imapmemserver.User {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.users[strings.ToLower(address)]
+}
+
+// Has reports whether address has a mailbox here.
+func (ms *Mailstore) Has(address string) bool { return ms.user(address) != nil }
+
 // Deliver appends a message to the INBOX of address, unread.
 func (ms *Mailstore) Deliver(address string, raw []byte, at time.Time) error {
-	ms.mu.Lock()
-	u := ms.users[strings.ToLower(address)]
-	ms.mu.Unlock()
+	u := ms.user(address)
 	if u == nil {
 		return fmt.Errorf("mailsim: mailstore has no mailbox %s", address)
 	}
@@ -85,9 +92,7 @@ func (ms *Mailstore) Deliver(address string, raw []byte, at time.Time) error {
 // Unseen counts the unread messages in address's INBOX: replies a poller
 // must leave as it found them.
 func (ms *Mailstore) Unseen(address string) (int, error) {
-	ms.mu.Lock()
-	u := ms.users[strings.ToLower(address)]
-	ms.mu.Unlock()
+	u := ms.user(address)
 	if u == nil {
 		return 0, fmt.Errorf("mailsim: mailstore has no mailbox %s", address)
 	}

@@ -352,11 +352,8 @@ func (s *Server) inboundRaw(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, truncated, pruned, err := s.cfg.Store.InboundRaw(r.Context(), workspaceOf(r).ID, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		problem(w, http.StatusNotFound, "not_found", "No such inbound message", fmt.Sprintf("inbound message %d does not exist in this workspace", id))
-		return
 	case err != nil:
-		s.internal(w, r, err)
+		s.notFoundOr(w, r, err, "Inbound message")
 		return
 	case pruned != nil || raw == nil:
 		when := ""

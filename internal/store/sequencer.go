@@ -279,12 +279,16 @@ func (s *Store) InsertEnrollment(ctx context.Context, tx pgx.Tx, ws, cadenceID, 
 	return id, true, s.ScheduleTouch(ctx, tx, ws, id, 1, channel, due)
 }
 
+// scheduleTouchSQL creates (enrollment $1, step $2, workspace $3, channel
+// $4) due at $5, or moves its due time while it is still only scheduled.
+const scheduleTouchSQL = `
+	INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at) VALUES ($1, $2, $3, $4, 'scheduled', $5)
+	ON CONFLICT (enrollment_id, step) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now()
+	WHERE touches.status = 'scheduled'`
+
 // ScheduleTouch records that step is due at due.
 func (s *Store) ScheduleTouch(ctx context.Context, tx pgx.Tx, ws, enrollmentID int64, step int, channel string, due time.Time) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at) VALUES ($1, $2, $3, $4, 'scheduled', $5)
-		ON CONFLICT (enrollment_id, step) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now()
-		WHERE touches.status = 'scheduled'`, enrollmentID, step, ws, channel, due)
+	_, err := tx.Exec(ctx, scheduleTouchSQL, enrollmentID, step, ws, channel, due)
 	if err != nil {
 		return err
 	}
@@ -341,22 +345,24 @@ func (s *Store) GetEnrollment(ctx context.Context, ws, id int64) (Enrollment, er
 	if err != nil {
 		return e, err
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome
-		FROM touches WHERE enrollment_id = $1 ORDER BY step`, id)
+	rows, err := s.pool.Query(ctx, `SELECT `+touchColumns+` FROM touches WHERE enrollment_id = $1 ORDER BY step`, id)
 	if err != nil {
 		return e, err
 	}
-	defer rows.Close()
-	e.Touches = []Touch{}
-	for rows.Next() {
-		var t Touch
-		if err := rows.Scan(&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome); err != nil {
-			return e, err
-		}
-		e.Touches = append(e.Touches, t)
+	e.Touches, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Touch, error) { return scanTouch(r) })
+	return e, err
+}
+
+const touchColumns = `step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome`
+
+// scanTouch reads touchColumns; ErrNotFound for no row.
+func scanTouch(row pgx.Row) (Touch, error) {
+	var t Touch
+	err := row.Scan(&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
 	}
-	return e, rows.Err()
+	return t, err
 }
 
 // EnrollmentForUpdate locks an enrollment in tx.
@@ -372,15 +378,7 @@ func (s *Store) SetEnrollmentState(ctx context.Context, tx pgx.Tx, id int64, fro
 
 // TouchForUpdate locks the touch row of (enrollment, step).
 func (s *Store) TouchForUpdate(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int) (Touch, error) {
-	var t Touch
-	err := tx.QueryRow(ctx, `
-		SELECT step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome
-		FROM touches WHERE enrollment_id = $1 AND step = $2 FOR UPDATE`, enrollmentID, step).Scan(
-		&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, ErrNotFound
-	}
-	return t, err
+	return scanTouch(tx.QueryRow(ctx, `SELECT `+touchColumns+` FROM touches WHERE enrollment_id = $1 AND step = $2 FOR UPDATE`, enrollmentID, step))
 }
 
 // SetTouch records a touch's status and outcome.

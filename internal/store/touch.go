@@ -35,9 +35,7 @@ func (s *Store) TouchContext(ctx context.Context, enrollmentID int64, step int) 
 	var tc TouchContext
 	b := &pgx.Batch{}
 	b.Queue(`SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, enrollmentID)
-	b.Queue(`
-		SELECT step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome
-		FROM touches WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step)
+	b.Queue(`SELECT `+touchColumns+` FROM touches WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step)
 	b.Queue(`SELECT `+cadenceColumns+` FROM cadences WHERE id = (SELECT cadence_id FROM enrollments WHERE id = $1)`, enrollmentID)
 	b.Queue(`SELECT `+leadColumnsSQL+` FROM leads WHERE id = (SELECT lead_id FROM enrollments WHERE id = $1)`, enrollmentID)
 	b.Queue(`SELECT `+mailboxColumns+` FROM mailboxes WHERE id = (SELECT mailbox_id FROM enrollments WHERE id = $1)`, enrollmentID)
@@ -51,12 +49,11 @@ func (s *Store) TouchContext(ctx context.Context, enrollmentID int64, step int) 
 		return tc, err // ErrNotFound included
 	}
 	en.Touches = []Touch{}
-	var t Touch
-	err = br.QueryRow().Scan(&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome)
+	t, err := scanTouch(br.QueryRow())
 	switch {
 	case err == nil:
 		en.Touches = append(en.Touches, t)
-	case !errors.Is(err, pgx.ErrNoRows):
+	case !errors.Is(err, ErrNotFound):
 		return tc, err
 	}
 	tc.Enrollment = en
@@ -233,10 +230,7 @@ func (s *Store) RecordSent(ctx context.Context, tx pgx.Tx, r Sent) error {
 	b.Queue(`UPDATE touches SET status = 'sent', sent_at = now(), outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`,
 		r.EnrollmentID, r.Step, r.Outcome)
 	if r.Next > 0 {
-		b.Queue(`
-			INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at) VALUES ($1, $2, $3, $4, 'scheduled', $5)
-			ON CONFLICT (enrollment_id, step) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now()
-			WHERE touches.status = 'scheduled'`, r.EnrollmentID, r.Next, r.Workspace, r.NextChannel, r.NextDue)
+		b.Queue(scheduleTouchSQL, r.EnrollmentID, r.Next, r.Workspace, r.NextChannel, r.NextDue)
 	}
 	// One update of the enrollment: thread, next step, finished.
 	b.Queue(`
@@ -258,18 +252,17 @@ func (s *Store) RecordSent(ctx context.Context, tx pgx.Tx, r Sent) error {
 // resend schedules it anew. False, changing nothing, when the enrollment
 // moved on or stopped.
 func (s *Store) ReopenTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, due time.Time, outcome string) (bool, error) {
-	en, err := scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 FOR UPDATE`, enrollmentID))
+	en, err := s.EnrollmentForUpdate(ctx, tx, enrollmentID)
 	if err != nil {
 		return false, err
 	}
 	switch {
 	case en.State == "active" && en.NextStep == step+1:
-		var next string
-		err := tx.QueryRow(ctx, `SELECT status FROM touches WHERE enrollment_id = $1 AND step = $2 FOR UPDATE`, enrollmentID, step+1).Scan(&next)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		next, err := s.TouchForUpdate(ctx, tx, enrollmentID, step+1)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return false, err
 		}
-		if err == nil && next != "scheduled" {
+		if err == nil && next.Status != "scheduled" {
 			return false, nil // the thread went on; resending would reorder it
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM touches WHERE enrollment_id = $1 AND step = $2 AND status = 'scheduled'`, enrollmentID, step+1); err != nil {
