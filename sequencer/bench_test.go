@@ -13,7 +13,6 @@ package sequencer_test
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"sync"
 	"syscall"
@@ -26,12 +25,11 @@ import (
 	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/sequencer"
-	"github.com/touchline/touchline/verifier"
-	"github.com/touchline/touchline/verifier/resolver"
 )
 
 // handoffSender wraps the real SMTPSender and records when each recipient's
@@ -115,53 +113,17 @@ func newBenchRig(b *testing.B, cfg benchConfig) *benchRig {
 		b.Fatal(err)
 	}
 	b.Cleanup(st.Close)
-	w, err := mailsim.New(mailsim.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { w.Close() })
-	if cfg.key == "" {
-		cfg.key = dkimkey.Ed25519
-	}
-	key, err := dkimkey.Generate(cfg.key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	zone, err := dkimkey.ZoneLine("s1", "sender.test", key.Public())
-	if err != nil {
-		b.Fatal(err)
-	}
-	pemKey, _ := dkimkey.MarshalPrivateKey(key)
-	w.AddHost(mailsim.Host{Name: "smtp.sender.test", StartTLS: true})
-	w.AddDomain(mailsim.Domain{Name: "sender.test", MX: []mailsim.MX{{Pref: 10, Host: "smtp.sender.test"}}, Records: []string{
-		`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`, `_dmarc IN TXT "v=DMARC1; p=reject"`, zone}})
-	boxes := map[string]mailsim.Mailbox{}
-	for i := range max(cfg.recipients, 1) {
-		boxes[fmt.Sprintf("lead%d", i)] = mailsim.Exists
-	}
-	w.AddHost(mailsim.Host{Name: "mx.prospect.test"})
-	w.AddDomain(mailsim.Domain{Name: "prospect.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.prospect.test"}}, Mailboxes: boxes, AcceptData: true})
-	res, err := resolver.New(resolver.Config{Servers: []string{w.DNSAddr()}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sw := sendertest.New(b, sendertest.Options{Key: cfg.key, Recipients: max(cfg.recipients, 1)})
+	w, res, pemKey := sw.World, sw.Resolver, sw.DKIMKey
 	mk := make([]byte, 32)
 	box, _ := secret.NewBox(mk)
 	rec := &handoffSender{at: map[string]time.Time{},
 		inner: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
 	eng := &sequencer.Engine{Store: st, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
 		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test", Sender: rec}
-	var v *verifier.Verifier
-	if cfg.verifier || cfg.sendWorkers > 0 {
-		v, err = verifier.New(verifier.Config{Resolver: res, Dialer: &mailsim.Dialer{}, SMTPPort: w.SMTPPort(), HeloName: "probe.sender.test",
-			AllowMXNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { v.Close() })
-		if cfg.verifier {
-			eng.Verifier = v
-		}
+	v := sw.Verifier
+	if cfg.verifier {
+		eng.Verifier = v
 	}
 	var rc *river.Client[pgx.Tx]
 	if cfg.sendWorkers == 0 {
@@ -189,7 +151,7 @@ func newBenchRig(b *testing.B, cfg benchConfig) *benchRig {
 		})
 	}
 	ws, _ := st.EnsureWorkspace(ctx, "sales")
-	return &benchRig{b: b, st: st, world: w, ws: ws, dkim: string(pemKey), rec: rec,
+	return &benchRig{b: b, st: st, world: w, ws: ws, dkim: pemKey, rec: rec,
 		op: &sequencer.Operator{Engine: eng, River: rc, Resolver: res}}
 }
 

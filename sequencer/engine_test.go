@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
-	"net/netip"
 	"sort"
 	"strings"
 	"testing"
@@ -14,15 +13,14 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/riverqueue/river"
 
-	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/sequencer/template"
-	"github.com/touchline/touchline/verifier"
 	"github.com/touchline/touchline/verifier/resolver"
 )
 
@@ -48,39 +46,8 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	w, err := mailsim.New(mailsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	key, err := dkimkey.Generate(dkimkey.Ed25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone, err := dkimkey.ZoneLine("s1", "sender.test", key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey, _ := dkimkey.MarshalPrivateKey(key)
-	w.AddHost(mailsim.Host{Name: "smtp.sender.test", StartTLS: true})
-	w.AddDomain(mailsim.Domain{Name: "sender.test", MX: []mailsim.MX{{Pref: 10, Host: "smtp.sender.test"}}, Records: []string{
-		`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`, `_dmarc IN TXT "v=DMARC1; p=reject"`, zone}})
-	boxes := map[string]mailsim.Mailbox{}
-	for i := range 300 {
-		boxes[fmt.Sprintf("lead%d", i)] = mailsim.Exists
-	}
-	w.AddHost(mailsim.Host{Name: "mx.prospect.test"})
-	w.AddDomain(mailsim.Domain{Name: "prospect.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.prospect.test"}}, Mailboxes: boxes, AcceptData: true})
-	res, err := resolver.New(resolver.Config{Servers: []string{w.DNSAddr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Resolver: res, Dialer: &mailsim.Dialer{}, SMTPPort: w.SMTPPort(), HeloName: "probe.sender.test",
-		AllowMXNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
+	sw := sendertest.New(t, sendertest.Options{Recipients: 300})
+	w, res, v, pemKey := sw.World, sw.Resolver, sw.Verifier, sw.DKIMKey
 	mk := make([]byte, 32)
 	box, _ := secret.NewBox(mk)
 	eng := &sequencer.Engine{Store: st, Verifier: v, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
@@ -117,7 +84,7 @@ func newRig(t *testing.T) *rig {
 		rc.Stop(sctx)
 	})
 	ws, _ := st.EnsureWorkspace(ctx, "sales")
-	return &rig{t: t, st: st, world: w, res: res, ws: ws, dkim: string(pemKey),
+	return &rig{t: t, st: st, world: w, res: res, ws: ws, dkim: pemKey,
 		op: &sequencer.Operator{Engine: eng, River: rc, Resolver: res}}
 }
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -23,17 +22,15 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/touchline/touchline/internal/dashboard"
-	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/sequencer"
-	"github.com/touchline/touchline/verifier"
-	"github.com/touchline/touchline/verifier/resolver"
 )
 
 // chromiumPath finds headless Chromium: TOUCHLINE_CHROMIUM, Debian's
@@ -87,43 +84,9 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	st, _ := storetest.New(t)
-	w, err := mailsim.New(mailsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	key, err := dkimkey.Generate(dkimkey.Ed25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone, err := dkimkey.ZoneLine("s1", "sender.test", key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey, err := dkimkey.MarshalPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.AddHost(mailsim.Host{Name: "smtp.sender.test", StartTLS: true})
-	w.AddDomain(mailsim.Domain{Name: "sender.test", MX: []mailsim.MX{{Pref: 10, Host: "smtp.sender.test"}}, Records: []string{
-		`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`, `_dmarc IN TXT "v=DMARC1; p=reject"`, zone}})
+	sw := sendertest.New(t, sendertest.Options{DomainCache: st})
+	w, res, v, pemKey := sw.World, sw.Resolver, sw.Verifier, sw.DKIMKey
 	w.AddDomain(mailsim.Domain{Name: "bare.test"}) // no SPF, no DMARC
-	boxes := map[string]mailsim.Mailbox{}
-	for i := range 20 {
-		boxes[fmt.Sprintf("lead%d", i)] = mailsim.Exists
-	}
-	w.AddHost(mailsim.Host{Name: "mx.prospect.test"})
-	w.AddDomain(mailsim.Domain{Name: "prospect.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.prospect.test"}}, Mailboxes: boxes, AcceptData: true})
-	res, err := resolver.New(resolver.Config{Servers: []string{w.DNSAddr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Resolver: res, Dialer: &mailsim.Dialer{}, SMTPPort: w.SMTPPort(), HeloName: "probe.sender.test",
-		AllowMXNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, DomainCache: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
 	mk := bytes.Repeat([]byte{3}, 32)
 	box, err := secret.NewBox(mk)
 	if err != nil {
@@ -174,7 +137,7 @@ func newWorld(t *testing.T) *world {
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &world{t: t, st: st, mail: w, srv: srv, inbox: &sequencer.Inbox{Engine: eng, River: rc}, dkim: string(pemKey)}
+	return &world{t: t, st: st, mail: w, srv: srv, inbox: &sequencer.Inbox{Engine: eng, River: rc}, dkim: pemKey}
 }
 
 // api calls the API with key and decodes a 2xx answer into out.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -18,15 +17,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
-	"github.com/touchline/touchline/verifier"
-	"github.com/touchline/touchline/verifier/resolver"
 )
 
 // seqEnv is env with the sequencer configured: a sending domain that passes
@@ -46,43 +43,9 @@ const (
 func newSeqEnv(t *testing.T) *seqEnv {
 	t.Helper()
 	st := newDB(t)
-	w, err := mailsim.New(mailsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	key, err := dkimkey.Generate(dkimkey.Ed25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone, err := dkimkey.ZoneLine("s1", "sender.test", key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey, err := dkimkey.MarshalPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.AddHost(mailsim.Host{Name: "smtp.sender.test", StartTLS: true})
-	w.AddDomain(mailsim.Domain{Name: "sender.test", MX: []mailsim.MX{{Pref: 10, Host: "smtp.sender.test"}}, Records: []string{
-		`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`, `_dmarc IN TXT "v=DMARC1; p=reject"`, zone}})
+	sw := sendertest.New(t, sendertest.Options{DomainCache: st})
+	w, res, v, pemKey := sw.World, sw.Resolver, sw.Verifier, sw.DKIMKey
 	w.AddDomain(mailsim.Domain{Name: "bare.test"}) // no SPF, no DMARC
-	boxes := map[string]mailsim.Mailbox{}
-	for i := range 20 {
-		boxes[fmt.Sprintf("lead%d", i)] = mailsim.Exists
-	}
-	w.AddHost(mailsim.Host{Name: "mx.prospect.test"})
-	w.AddDomain(mailsim.Domain{Name: "prospect.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.prospect.test"}}, Mailboxes: boxes, AcceptData: true})
-	res, err := resolver.New(resolver.Config{Servers: []string{w.DNSAddr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Resolver: res, Dialer: &mailsim.Dialer{}, SMTPPort: w.SMTPPort(), HeloName: "probe.sender.test",
-		AllowMXNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, DomainCache: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
 	mk := make([]byte, 32)
 	for i := range mk {
 		mk[i] = byte(i + 1)
@@ -120,7 +83,7 @@ func newSeqEnv(t *testing.T) *seqEnv {
 	cfg := server.Config{Store: st, Verifier: v, River: rc, Sequencer: op}
 	srv := httptest.NewServer(server.New(cfg).Handler())
 	t.Cleanup(srv.Close)
-	return &seqEnv{env: &env{t: t, st: st, world: w, srv: srv, cfg: cfg}, op: op, dkim: string(pemKey)}
+	return &seqEnv{env: &env{t: t, st: st, world: w, srv: srv, cfg: cfg}, op: op, dkim: pemKey}
 }
 
 // post sends body (a string as is, anything else as JSON).
