@@ -11,9 +11,13 @@ package sequencer_test
 // BenchmarkSchedulerLag lag from a touch's due_at to its SMTP hand-off, 200 touches due per second.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,6 +30,7 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/mailsim/sendertest"
+	"github.com/touchline/touchline/internal/pgtest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/internal/store/storetest"
@@ -365,7 +370,7 @@ func BenchmarkSend(b *testing.B) {
 }
 
 func benchSend(b *testing.B, key dkimkey.Type, boxes, workers, n, warm int) {
-	var rate, launchMs, handoffRate, smtpMs, snoozedFrac, cpuMs float64
+	var rate, launchMs, handoffRate, smtpMs, snoozedFrac, cpuMs, pgMs float64
 	for range b.N {
 		b.StopTimer()
 		r := newBenchRig(b, benchConfig{sendWorkers: workers, key: key, recipients: n + warm})
@@ -386,7 +391,8 @@ func benchSend(b *testing.B, key dkimkey.Type, boxes, workers, n, warm int) {
 			r.rec.reset()
 		}
 		r.preverify()
-		cpu0 := processCPU()
+		resetStatements(b)
+		cpu0, pg0 := processCPU(), postgresCPU()
 		b.StartTimer()
 		start := time.Now()
 		r.launch(c)
@@ -394,6 +400,7 @@ func benchSend(b *testing.B, key dkimkey.Type, boxes, workers, n, warm int) {
 		all := r.waitMessages(n+warm, 3*time.Minute)
 		b.StopTimer()
 		cpuMs = float64((processCPU() - cpu0).Microseconds()) / 1000 / float64(n)
+		pgMs = float64((postgresCPU() - pg0).Microseconds()) / 1000 / float64(n)
 		last := start
 		seen := map[string]bool{}
 		for _, msg := range all {
@@ -440,6 +447,62 @@ func benchSend(b *testing.B, key dkimkey.Type, boxes, workers, n, warm int) {
 	// the simulated submission host as well (it runs in here too), but
 	// not PostgreSQL. 2,000 ms of it is what 2 cores give a second.
 	b.ReportMetric(cpuMs, "proc-cpu-ms/msg")
+	// PostgreSQL's CPU per message, when it runs on this machine (0 when
+	// it does not): proc + pg is what a message costs the machine.
+	b.ReportMetric(pgMs, "pg-cpu-ms/msg")
+}
+
+// postgresCPU sums the CPU time (user and system) of this machine's
+// processes named postgres, from /proc; 0 where there is none or no /proc.
+// A backend that exits between two readings loses its share, so read it
+// around work done on connections that stay open.
+func postgresCPU() time.Duration {
+	dirs, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, d := range dirs {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime(14) stime(15): comm may hold spaces.
+		i := bytes.LastIndexByte(b, ')')
+		j := bytes.IndexByte(b, '(')
+		if i < 0 || j < 0 || string(b[j+1:i]) != "postgres" {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// resetStatements empties pg_stat_statements after the warm-up when
+// TOUCHLINE_BENCH_PGSS=1, so that what it shows afterwards (in the test
+// server's database that has the extension) is the timed part alone:
+//
+//	psql "$URL" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"  # preloaded
+//	TOUCHLINE_BENCH_PGSS=1 go test -run '^$' -bench 'Send/...' -benchtime 1x ./sequencer
+//	psql "$URL" -c "SELECT calls, total_exec_time, query FROM pg_stat_statements ORDER BY 2 DESC"
+func resetStatements(b *testing.B) {
+	if os.Getenv("TOUCHLINE_BENCH_PGSS") != "1" {
+		return
+	}
+	conn, err := pgx.Connect(context.Background(), pgtest.AdminURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `SELECT pg_stat_statements_reset()`); err != nil {
+		b.Fatalf("TOUCHLINE_BENCH_PGSS=1: %v", err)
+	}
 }
 
 // processCPU is the CPU time (user and system) this process has used.

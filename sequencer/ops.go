@@ -32,7 +32,7 @@ func (e *BadRequest) Error() string { return strings.Join(e.Problems, "; ") }
 
 func (o *Operator) insert(ctx context.Context, tx pgx.Tx, enrollmentID int64, step int, due, now time.Time) error {
 	opts := touchOpts(due, now)
-	_, err := o.River.InsertTx(ctx, tx, TouchArgs{EnrollmentID: enrollmentID, Step: step}, &opts)
+	_, err := o.River.InsertTx(ctx, tx, touchArgs(enrollmentID, step, due), &opts)
 	return err
 }
 
@@ -267,7 +267,7 @@ func (o *Operator) kick(ctx context.Context, sc store.Cadence) error {
 			jobs := make([]river.InsertManyParams, 0, min(batch, len(due)-i))
 			for _, t := range due[i:min(i+batch, len(due))] {
 				opts := touchOpts(t.DueAt, now)
-				jobs = append(jobs, river.InsertManyParams{Args: TouchArgs{EnrollmentID: t.EnrollmentID, Step: t.Step}, InsertOpts: &opts})
+				jobs = append(jobs, river.InsertManyParams{Args: touchArgs(t.EnrollmentID, t.Step, t.DueAt), InsertOpts: &opts})
 			}
 			if _, err := o.River.InsertManyTx(ctx, tx, jobs); err != nil {
 				return err
@@ -435,7 +435,7 @@ func (o *Operator) Enroll(ctx context.Context, ws, cadenceID int64, req EnrollRe
 			out[i].Outcome, out[i].EnrollmentID = "enrolled", id
 			if sc.Status == "active" {
 				opts := touchOpts(dues[lead], now)
-				jobs = append(jobs, river.InsertManyParams{Args: TouchArgs{EnrollmentID: id, Step: 1}, InsertOpts: &opts})
+				jobs = append(jobs, river.InsertManyParams{Args: touchArgs(id, 1, dues[lead]), InsertOpts: &opts})
 			}
 		}
 		if len(jobs) > 0 {

@@ -281,8 +281,11 @@ func (s *Store) InsertEnrollment(ctx context.Context, tx pgx.Tx, ws, cadenceID, 
 
 // scheduleTouchSQL creates (enrollment $1, step $2, workspace $3, channel
 // $4) due at $5, or moves its due time while it is still only scheduled.
+// scheduleTouchSQL: step $2 of enrollment $1 (workspace $3, channel $4) due
+// at $5; nothing when $2 is 0 (RecordSent of a last step).
 const scheduleTouchSQL = `
-	INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at) VALUES ($1, $2, $3, $4, 'scheduled', $5)
+	INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at)
+	SELECT $1, $2, $3, $4, 'scheduled', $5 WHERE $2::int > 0
 	ON CONFLICT (enrollment_id, step) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now()
 	WHERE touches.status = 'scheduled'`
 

@@ -13,7 +13,8 @@ import (
 // completion transaction of seven), and on a two-core machine those round
 // trips, not SMTP or DKIM, bounded the send rate. The statements below do
 // the same work in three exchanges: one pipelined read, one claim
-// statement, and a completion transaction whose writes go in one batch.
+// statement, and a completion transaction of one statement and the next
+// step's job.
 
 // TouchContext is what a touch job needs to decide and compose: the
 // enrollment with the touch of its step (Touches has at most that one),
@@ -215,34 +216,26 @@ type Sent struct {
 	Finish      bool
 }
 
-// RecordSent records, in tx and in one round trip, a touch accepted by
+// RecordSent records, in tx and in one statement, a touch accepted by
 // SMTP: the touch 'sent' (the lead's history shows it as a touch_sent
-// event, see LeadEvents), the enrollment's thread, and
-// either the next step's touch row or the enrollment finished. The
-// caller inserts the next step's job and completes this one in tx.
+// event, see LeadEvents), the enrollment's thread, and either the next
+// step's touch row or the enrollment finished. The caller inserts the next
+// step's job in tx.
 func (s *Store) RecordSent(ctx context.Context, tx pgx.Tx, r Sent) error {
-	b := &pgx.Batch{}
-	// River's JobCompleteTx, which ends this transaction, is planned anew
-	// on every call under the default plan_cache_mode (its generic plan
-	// looks costlier than a custom one); that planning cost about as much
-	// as executing it. Its generic plan is the same index lookup.
-	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
-	b.Queue(`UPDATE touches SET status = 'sent', sent_at = now(), outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`,
-		r.EnrollmentID, r.Step, r.Outcome)
-	if r.Next > 0 {
-		b.Queue(scheduleTouchSQL, r.EnrollmentID, r.Next, r.Workspace, r.NextChannel, r.NextDue)
-	}
-	// One update of the enrollment: thread, next step, finished.
-	b.Queue(`
+	_, err := tx.Exec(ctx, `WITH next AS (`+scheduleTouchSQL+`),
+		sent AS (UPDATE touches SET status = 'sent', sent_at = now(), outcome = $7, updated_at = now()
+			WHERE enrollment_id = $1 AND step = $6)
 		UPDATE enrollments SET
-			thread_message_id = COALESCE(thread_message_id, NULLIF($2, '')),
-			thread_subject = COALESCE(thread_subject, NULLIF($3, '')),
-			next_step = CASE WHEN $4 > 0 THEN $4 ELSE next_step END,
-			state = CASE WHEN $5 AND state = 'active' THEN 'finished' ELSE state END,
-			state_reason = CASE WHEN $5 AND state = 'active' THEN 'all steps done' ELSE state_reason END,
+			thread_message_id = COALESCE(thread_message_id, NULLIF($8, '')),
+			thread_subject = COALESCE(thread_subject, NULLIF($9, '')),
+			next_step = CASE WHEN $2 > 0 THEN $2 ELSE next_step END,
+			state = CASE WHEN $10 AND state = 'active' THEN 'finished' ELSE state END,
+			state_reason = CASE WHEN $10 AND state = 'active' THEN 'all steps done' ELSE state_reason END,
 			updated_at = now()
-		WHERE id = $1`, r.EnrollmentID, r.ThreadMessageID, r.ThreadSubject, r.Next, r.Finish)
-	return tx.SendBatch(ctx, b).Close()
+		WHERE id = $1`,
+		r.EnrollmentID, r.Next, r.Workspace, r.NextChannel, r.NextDue,
+		r.Step, r.Outcome, r.ThreadMessageID, r.ThreadSubject, r.Finish)
+	return err
 }
 
 // ReopenTouch schedules a sent touch to be sent again at due, after its
