@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,7 +14,7 @@ import (
 // to PostgreSQL (four reads, a claim transaction of seven statements and a
 // completion transaction of seven), and on a two-core machine those round
 // trips, not SMTP or DKIM, bounded the send rate. The statements below do
-// the same work in three exchanges: one pipelined read, one claim
+// the same work in three exchanges: one read, one claim
 // statement, and a completion transaction of one statement and the next
 // step's job.
 
@@ -30,27 +32,48 @@ type TouchContext struct {
 	BackingOff []string
 }
 
-// TouchContext reads, in one round trip, everything a touch of (enrollment,
+// touchContextSQL is one row: the enrollment, its cadence and lead, the
+// touch of step $2 and the mailbox (NULLs when there is none), and the
+// providers the mailbox backs off from. Each part keeps its own column
+// list and scanner (columns reads them in turn).
+var touchContextSQL = `
+	SELECT en.*, c.*, l.*, t.*, m.*, ARRAY(SELECT provider FROM mailbox_backoffs
+		WHERE mailbox_id = (SELECT mailbox_id FROM enrollments WHERE id = $1)
+		AND rejected_at > now() - $3::bigint * interval '1 microsecond')
+	FROM (SELECT ` + enrollmentColumns + ` FROM enrollments WHERE id = $1) en
+	CROSS JOIN LATERAL (SELECT ` + cadenceColumns + ` FROM cadences WHERE id = (SELECT cadence_id FROM enrollments WHERE id = $1)) c
+	CROSS JOIN LATERAL (SELECT ` + leadColumnsSQL + ` FROM leads WHERE id = (SELECT lead_id FROM enrollments WHERE id = $1)) l
+	LEFT JOIN LATERAL (SELECT ` + touchColumns + ` FROM touches WHERE enrollment_id = $1 AND step = $2) t ON true
+	LEFT JOIN LATERAL (SELECT ` + mailboxColumns + ` FROM mailboxes WHERE id = (SELECT mailbox_id FROM enrollments WHERE id = $1)) m ON true`
+
+// TouchContext reads, in one statement, everything a touch of (enrollment,
 // step) needs. ErrNotFound when the enrollment is gone.
 func (s *Store) TouchContext(ctx context.Context, enrollmentID int64, step int) (TouchContext, error) {
 	var tc TouchContext
-	b := &pgx.Batch{}
-	b.Queue(`SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, enrollmentID)
-	b.Queue(`SELECT `+touchColumns+` FROM touches WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step)
-	b.Queue(`SELECT `+cadenceColumns+` FROM cadences WHERE id = (SELECT cadence_id FROM enrollments WHERE id = $1)`, enrollmentID)
-	b.Queue(`SELECT `+leadColumnsSQL+` FROM leads WHERE id = (SELECT lead_id FROM enrollments WHERE id = $1)`, enrollmentID)
-	b.Queue(`SELECT `+mailboxColumns+` FROM mailboxes WHERE id = (SELECT mailbox_id FROM enrollments WHERE id = $1)`, enrollmentID)
-	b.Queue(`SELECT provider FROM mailbox_backoffs WHERE mailbox_id = (SELECT mailbox_id FROM enrollments WHERE id = $1)
-		AND rejected_at > now() - $2::bigint * interval '1 microsecond'`, enrollmentID, BackoffFor.Microseconds())
-	br := s.pool.SendBatch(ctx, b)
-	defer br.Close()
-
-	en, err := scanEnrollment(br.QueryRow())
+	rows, err := s.pool.Query(ctx, touchContextSQL, enrollmentID, step, BackoffFor.Microseconds())
 	if err != nil {
-		return tc, err // ErrNotFound included
+		return tc, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return tc, err
+		}
+		return tc, ErrNotFound // the enrollment, or its lead or cadence
+	}
+	row := &columns{rows: rows}
+	en, err := scanEnrollment(row)
+	if err != nil {
+		return tc, err
+	}
+	if tc.Cadence, err = scanCadence(row); err != nil {
+		return tc, err
+	}
+	if tc.Lead, err = scanLead(row); err != nil {
+		return tc, err
 	}
 	en.Touches = []Touch{}
-	t, err := scanTouch(br.QueryRow())
+	t, err := scanTouch(row)
 	switch {
 	case err == nil:
 		en.Touches = append(en.Touches, t)
@@ -58,30 +81,41 @@ func (s *Store) TouchContext(ctx context.Context, enrollmentID int64, step int) 
 		return tc, err
 	}
 	tc.Enrollment = en
-	if tc.Cadence, err = scanCadence(br.QueryRow()); err != nil {
-		return tc, err
-	}
-	if tc.Lead, err = scanLead(br.QueryRow()); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = ErrNotFound
-		}
-		return tc, err
-	}
-	tc.Mailbox, err = scanMailbox(br.QueryRow())
+	tc.Mailbox, err = scanMailbox(row)
 	switch {
 	case err == nil:
 		tc.HasMailbox = true
 	case !errors.Is(err, ErrNotFound):
 		return tc, err
 	}
-	rows, err := br.Query()
-	if err != nil {
+	if err := row.Scan(&tc.BackingOff); err != nil {
 		return tc, err
 	}
-	if tc.BackingOff, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return tc, err
+	rows.Close()
+	return tc, rows.Err()
+}
+
+// columns reads the current row of rows a part at a time: each Scan takes
+// as many columns as it has destinations, so a table's scanner reads its
+// own columns out of a join. A part whose columns are all NULL (a LEFT
+// JOIN that matched nothing) answers pgx.ErrNoRows, as a missing row would.
+type columns struct {
+	rows pgx.Rows
+	pos  int
+}
+
+func (c *columns) Scan(dest ...any) error {
+	vals, fds := c.rows.RawValues(), c.rows.FieldDescriptions()
+	end := c.pos + len(dest)
+	if end > len(vals) {
+		return fmt.Errorf("store: %d columns asked for, %d left", len(dest), len(vals)-c.pos)
 	}
-	return tc, br.Close()
+	vals, fds = vals[c.pos:end], fds[c.pos:end]
+	c.pos = end
+	if !slices.ContainsFunc(vals, func(v []byte) bool { return v != nil }) {
+		return pgx.ErrNoRows
+	}
+	return pgx.ScanRow(c.rows.Conn().TypeMap(), fds, vals, dest...)
 }
 
 // Claim is the answer of ClaimTouch.
