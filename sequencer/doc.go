@@ -21,11 +21,14 @@
 // most one pending River job per due time (unique by arguments). The next
 // step's job is inserted in the same transaction that records the current
 // step as sent and moves the enrollment on, so a chain can neither break
-// nor fork; the current job is completed after it by River (a job run
-// again finds its enrollment past its step and does nothing; other
-// outcomes complete their job in their transaction, river.JobCompleteTx). Before any byte of a message goes to SMTP, one committed
-// statement (store.ClaimTouch) locks the enrollment, the touch and the
-// mailbox, checks that the enrollment is still at this step, that the
+// nor fork. River's completer then completes the current job, in batches;
+// a job run again before it does finds its enrollment past its step and
+// does nothing. (Other outcomes complete their job in their transaction,
+// with river.JobCompleteTx.)
+//
+// Before any byte of a message goes to SMTP, one committed statement
+// (store.ClaimTouch) locks the enrollment, the touch and the mailbox,
+// checks that the enrollment is still at this step, that the
 // address and its domain are not suppressed, and the mailbox's daily cap
 // and spacing, counts the send and moves the touch to 'sending'. After SMTP
 // answers, the touch becomes 'sent' (or 'failed' on a 5xx, which stops the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/touchline/touchline/internal/jobs"
@@ -614,5 +615,85 @@ func TestSuppressedAfterEnrollmentIsNeverSent(t *testing.T) {
 	}
 	if len(sent) != 1 || sent[0].Data["message_id"] != got["lead1@prospect.test"].Touches[0].MessageID || sent[0].Data["step"] != float64(1) {
 		t.Fatalf("touch_sent events %+v", sent)
+	}
+}
+
+// TestTouchJobRunAgainSendsNothing: a sent touch's job is completed by
+// River's completer after the transaction that records the send. A process
+// that dies in between leaves the job 'running', and River's rescuer runs
+// it again: that run must send nothing and queue nothing.
+func TestTouchJobRunAgainSendsNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	steps := eightSteps()[:2]
+	steps[1].Delay = "1h"
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "again", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead3@prospect.test", FirstName: "Al"}}})
+	if err != nil || out[0].Outcome != "enrolled" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	id := out[0].EnrollmentID
+	// jobs counts the touch jobs of step by state.
+	jobs := func(step int) map[string]int {
+		rows, err := r.st.Pool().Query(ctx, `SELECT state::text, count(*) FROM river_job
+			WHERE kind = 'touch' AND (args->>'enrollment_id')::bigint = $1 AND (args->>'step')::int = $2 GROUP BY 1`, id, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct {
+			s string
+			n int
+		}, error) {
+			var v struct {
+				s string
+				n int
+			}
+			return v, row.Scan(&v.s, &v.n)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int{}
+		for _, v := range got {
+			m[v.s] = v.n
+		}
+		return m
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 20s, still not %s: step 1 jobs %v, step 2 jobs %v", what, jobs(1), jobs(2))
+			}
+		}
+	}
+	waitFor("sent and completed", func() bool { return jobs(1)["completed"] == 1 })
+	e, _ := r.st.GetEnrollment(ctx, r.ws.ID, id)
+	if e.NextStep != 2 || e.Touches[0].Status != "sent" || jobs(2)["scheduled"] != 1 {
+		t.Fatalf("after step 1: next step %d, touches %+v, step 2 jobs %v", e.NextStep, e.Touches, jobs(2))
+	}
+	// What the rescuer does with a job whose completion was lost.
+	if _, err := r.st.Pool().Exec(ctx, `UPDATE river_job SET state = 'available', finalized_at = NULL, scheduled_at = now()
+		WHERE kind = 'touch' AND (args->>'enrollment_id')::bigint = $1 AND (args->>'step')::int = 1`, id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("run again and completed", func() bool { j := jobs(1); return j["completed"] == 1 && len(j) == 1 })
+	after, _ := r.st.GetEnrollment(ctx, r.ws.ID, id)
+	if after.NextStep != 2 || after.State != "active" || after.Touches[0].Status != "sent" || after.Touches[0].MessageID != e.Touches[0].MessageID {
+		t.Fatalf("the second run changed the enrollment: %+v", after)
+	}
+	if j := jobs(2); j["scheduled"] != 1 || len(j) != 1 {
+		t.Fatalf("step 2 jobs after the second run: %v, want one scheduled", j)
+	}
+	if n := len(r.world.Messages()); n != 1 {
+		t.Fatalf("%d messages sent, want 1", n)
 	}
 }
