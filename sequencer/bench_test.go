@@ -198,8 +198,11 @@ func (r *benchRig) cadence(m store.Mailbox, delay string) store.Cadence {
 
 func (r *benchRig) cadencePool(ids []int64, delay string) store.Cadence {
 	r.b.Helper()
-	steps := eightSteps()[:1]
-	steps[0].Delay = delay
+	// Two steps, the second days away: each send also schedules the next
+	// step (its touch row and its River job), as all touches but a
+	// cadence's last do.
+	steps := eightSteps()[:2]
+	steps[0].Delay, steps[1].Delay = delay, "3d"
 	c, _, err := r.op.CreateCadence(context.Background(), r.ws.ID, sequencer.Spec{Name: "bench " + delay, Steps: steps,
 		Window: allDayWindow(), MailboxIDs: ids})
 	if err != nil {
