@@ -3,6 +3,7 @@ package sequencer
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/inbound/classify"
 	"github.com/touchline/touchline/internal/metrics"
+	"github.com/touchline/touchline/internal/rsasigner"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer/calendar"
@@ -851,6 +853,9 @@ func (e *Engine) dkimKey(m store.Mailbox) (crypto.Signer, error) {
 	key, err := dkimkey.ParsePrivateKey(pem)
 	if err != nil {
 		return nil, err
+	}
+	if rk, ok := key.(*rsa.PrivateKey); ok {
+		key = rsasigner.New(rk) // OpenSSL when it is there: a third of the CPU
 	}
 	e.keys.Store(m.ID, cachedKey{m.DKIMKeySealed, key})
 	return key, nil

@@ -27,6 +27,7 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/metrics"
+	"github.com/touchline/touchline/internal/rsasigner"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
@@ -424,7 +425,7 @@ func runWorker(ctx context.Context, env *Env, args []string) int {
 	}
 	defer pr.close()
 	stop := pr.runRiver(ctx, p.shutdownTimeout)
-	pr.log.Info("worker started", "batches_at_once", p.workers)
+	pr.log.Info("worker started", "batches_at_once", p.workers, "dkim_rsa", rsasigner.Backend())
 	<-ctx.Done()
 	pr.log.Info("shutting down: finishing running batches", "timeout", p.shutdownTimeout)
 	stop()
@@ -507,7 +508,8 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 		pr.log.Info("inbound SMTP", "addr", iln.Addr().String(), "domains", strings.Join(domains, ","))
 	}
 	base := "http://" + hostPort(ln.Addr())
-	pr.log.Info("serving", "url", base, "dashboard", base+"/", "workers", workers, "riverui", base+"/riverui/")
+	pr.log.Info("serving", "url", base, "dashboard", base+"/", "workers", workers, "riverui", base+"/riverui/",
+		"dkim_rsa", rsasigner.Backend())
 	if p.demoUpload != "" {
 		if err := demoUpload(ctx, env, pr, op, base, p.demoUpload); err != nil {
 			fmt.Fprintf(env.Stderr, "touchline serve: demo upload: %v\n", err)
