@@ -360,7 +360,7 @@ func BenchmarkSend(b *testing.B) {
 	const n, warm = 2000, 500
 	for _, key := range []dkimkey.Type{dkimkey.RSA2048, dkimkey.Ed25519} {
 		for _, boxes := range []int{1, 16} {
-			for _, workers := range []int{8, 32} {
+			for _, workers := range []int{8, 16, 32} {
 				b.Run(fmt.Sprintf("dkim=%s/mailboxes=%d/workers=%d", key, boxes, workers), func(b *testing.B) {
 					benchSend(b, key, boxes, workers, n, warm)
 				})

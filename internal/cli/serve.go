@@ -202,7 +202,7 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 	fs.StringVar(&p.secretKey, "secret-key", "", "32-byte key (base64 or hex; openssl rand -base64 32) sealing mailbox secrets and signing links; required for cadences")
 	fs.StringVar(&p.publicURL, "public-url", "", "public base `URL` of this server, for unsubscribe links in emails")
 	fs.StringVar(&p.bounceDomain, "bounce-domain", "", "`domain` whose MX is Touchline's inbound SMTP, for VERP return paths")
-	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process (32 for bulk volume: BenchmarkSend peaks there on 2 cores)")
+	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process (8-16 for bulk volume: BenchmarkSend gains nothing beyond on 2 cores)")
 	fs.DurationVar(&p.retention, "inbound-retention", 90*24*time.Hour, "how long raw inbound messages (bounces, replies) are kept for audit; their classification stays; 0 keeps them forever")
 	fs.DurationVar(&p.imapPoll, "imap-poll", time.Minute, "how often the reps' mailboxes are polled over IMAP for replies (10s with --sim)")
 	fs.BoolVar(&p.smtpInsecure, "smtp-insecure-skip-verify", false, "accept any TLS certificate from submission servers (labs and the simulated world only)")
