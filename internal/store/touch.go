@@ -38,13 +38,12 @@ type TouchContext struct {
 // list and scanner (columns reads them in turn).
 var touchContextSQL = `
 	SELECT en.*, c.*, l.*, t.*, m.*, ARRAY(SELECT provider FROM mailbox_backoffs
-		WHERE mailbox_id = (SELECT mailbox_id FROM enrollments WHERE id = $1)
-		AND rejected_at > now() - $3::bigint * interval '1 microsecond')
+		WHERE mailbox_id = en.mailbox_id AND rejected_at > now() - $3::bigint * interval '1 microsecond')
 	FROM (SELECT ` + enrollmentColumns + ` FROM enrollments WHERE id = $1) en
-	CROSS JOIN LATERAL (SELECT ` + cadenceColumns + ` FROM cadences WHERE id = (SELECT cadence_id FROM enrollments WHERE id = $1)) c
-	CROSS JOIN LATERAL (SELECT ` + leadColumnsSQL + ` FROM leads WHERE id = (SELECT lead_id FROM enrollments WHERE id = $1)) l
+	CROSS JOIN LATERAL (SELECT ` + cadenceColumns + ` FROM cadences WHERE id = en.cadence_id) c
+	CROSS JOIN LATERAL (SELECT ` + leadColumnsSQL + ` FROM leads WHERE id = en.lead_id) l
 	LEFT JOIN LATERAL (SELECT ` + touchColumns + ` FROM touches WHERE enrollment_id = $1 AND step = $2) t ON true
-	LEFT JOIN LATERAL (SELECT ` + mailboxColumns + ` FROM mailboxes WHERE id = (SELECT mailbox_id FROM enrollments WHERE id = $1)) m ON true`
+	LEFT JOIN LATERAL (SELECT ` + mailboxColumns + ` FROM mailboxes WHERE id = en.mailbox_id) m ON true`
 
 // TouchContext reads, in one statement, everything a touch of (enrollment,
 // step) needs. ErrNotFound when the enrollment is gone.
