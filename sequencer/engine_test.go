@@ -697,3 +697,67 @@ func TestTouchJobRunAgainSendsNothing(t *testing.T) {
 		t.Fatalf("%d messages sent, want 1", n)
 	}
 }
+
+// TestResumeWhileTheStepsJobRuns: an enrollment paused and resumed while
+// the job of its step is still 'running' (a worker holds it, or River's
+// completer has not caught up) gets a job of its own: River's unique
+// insert must not take the running one for it, which may end without
+// sending (it saw the pause).
+func TestResumeWhileTheStepsJobRuns(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.mailbox(100)
+	// A paused mailbox: the touch job snoozes instead of sending.
+	if _, err := r.st.Pool().Exec(ctx, `UPDATE mailboxes SET paused_reason = 'test' WHERE id = $1`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "resume", Steps: eightSteps()[:2], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead4@prospect.test", FirstName: "Re"}}})
+	if err != nil || out[0].Outcome != "enrolled" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	id := out[0].EnrollmentID
+	pending := func() (n int) {
+		r.st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'touch' AND (args->>'enrollment_id')::bigint = $1
+			AND state IN ('available', 'scheduled', 'retryable', 'pending')`, id).Scan(&n)
+		return n
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var snoozed bool
+		r.st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = 'touch' AND (args->>'enrollment_id')::bigint = $1
+			AND state = 'scheduled')`, id).Scan(&snoozed)
+		if snoozed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the touch job did not snooze for the paused mailbox")
+		}
+	}
+	// A worker holds the job.
+	if _, err := r.st.Pool().Exec(ctx, `UPDATE river_job SET state = 'running', attempted_at = now()
+		WHERE kind = 'touch' AND (args->>'enrollment_id')::bigint = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if pending() != 0 {
+		t.Fatal("a pending job besides the running one")
+	}
+	for _, action := range []string{"pause", "resume"} {
+		if _, err := r.op.SetEnrollmentState(ctx, r.ws.ID, id, action); err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+	}
+	// The new job runs at once, sees the paused mailbox and snoozes: it
+	// is pending again within moments.
+	for deadline := time.Now().Add(10 * time.Second); pending() != 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after resume, %d pending touch jobs, want 1 besides the running one", pending())
+		}
+	}
+}
