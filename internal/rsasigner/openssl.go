@@ -72,7 +72,8 @@ func newOpenSSL(k *rsa.PrivateKey) (crypto.Signer, error) {
 func (s *key) Public() crypto.PublicKey { return &s.k.PublicKey }
 
 // Sign implements crypto.Signer: PKCS #1 v1.5 over a SHA-256 (or SHA-1,
-// SHA-384, SHA-512) digest in OpenSSL, the rest in crypto/rsa.
+// SHA-384, SHA-512) digest in OpenSSL, the rest, and whatever OpenSSL
+// refuses, in crypto/rsa.
 func (s *key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if _, pss := opts.(*rsa.PSSOptions); pss {
 		return s.k.Sign(rand, digest, opts)
@@ -82,7 +83,11 @@ func (s *key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		if len(digest) != h.Size() {
 			return nil, fmt.Errorf("rsasigner: %d-byte digest for %v", len(digest), h)
 		}
-		return openssl.SignRSAPKCS1v15(s.ossl, h, digest)
+		if sig, err := openssl.SignRSAPKCS1v15(s.ossl, h, digest); err == nil {
+			return sig, nil
+		}
+		// OpenSSL refused (a FIPS provider refuses SHA-1 and small keys,
+		// say): crypto/rsa signs it, the same bytes it would have given.
 	}
 	return s.k.Sign(rand, digest, opts)
 }
