@@ -41,7 +41,8 @@ const QueueSend = "send"
 // (a soft bounce's resend, a resume) gets a job of its own even while the
 // job that last ran it is still 'running', which it is until River's
 // completer catches up after a sent touch (see Work). Two jobs of one step
-// are harmless: only one can claim the touch.
+// are harmless: one claims the touch (ClaimTouch records which), and the
+// other, finding it 'sending', leaves it to that job (see unclaimable).
 type TouchArgs struct {
 	EnrollmentID int64     `json:"enrollment_id"`
 	Step         int       `json:"step"`
@@ -57,7 +58,7 @@ func touchArgs(enrollmentID int64, step int, due time.Time) TouchArgs {
 // Kind implements river.JobArgs.
 func (TouchArgs) Kind() string { return "touch" }
 
-// InsertOpts: one pending job per (enrollment, step), whatever inserts it.
+// InsertOpts: one pending job per (enrollment, step, due), whatever inserts it.
 func (TouchArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueSend, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
 		ByArgs: true,
@@ -344,7 +345,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 	addr, _ := verifier.ParseAddress(lead.Email) // parsed by the gate
 	claim, err := e.Store.ClaimTouch(ctx, store.ClaimRequest{
 		EnrollmentID: en.ID, Step: args.Step, Workspace: en.Workspace, Email: addr.String(), Domain: addr.Domain,
-		MailboxID: m.ID, CapToday: capToday(m, now), Day: day, Spacing: spacing, MessageID: msgID, Variant: variant,
+		MailboxID: m.ID, CapToday: capToday(m, now), Day: day, Spacing: spacing, MessageID: msgID, Variant: variant, JobID: job.ID,
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted meanwhile
@@ -592,6 +593,14 @@ func (e *Engine) unclaimable(ctx context.Context, job *river.Job[TouchArgs], en 
 		}
 		t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, step)
 		if err != nil {
+			return err
+		}
+		if t.Status == "sending" && t.ClaimJobID != 0 && t.ClaimJobID != job.ID {
+			// Another job of this step claimed it (a resend or a resume
+			// queues one) and is sending now, or will be run again by
+			// River's rescuer if its process died: the touch is its to
+			// settle, not this job's.
+			_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 			return err
 		}
 		if t.Status == "sending" {

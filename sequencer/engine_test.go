@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,11 @@ type rig struct {
 // newRig starts a database, a simulated world with a sending domain that
 // passes its audit (SPF, DKIM, DMARC) and a recipient domain, the verifier,
 // and River workers for touches.
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigSender(t, nil) }
+
+// newRigSender is newRig with the engine's sender wrapped by wrap (nil:
+// the SMTP sender as it is).
+func newRigSender(t *testing.T, wrap func(sequencer.Sender) sequencer.Sender) *rig {
 	t.Helper()
 	url := storetest.URL(t)
 	ctx := context.Background()
@@ -54,6 +59,9 @@ func newRig(t *testing.T) *rig {
 	eng := &sequencer.Engine{Store: st, Verifier: v, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
 		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test",
 		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
+	if wrap != nil {
+		eng.Sender = wrap(eng.Sender)
+	}
 	rc, err := jobs.NewClient(st, jobs.Config{Workers: 1, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v},
 		Queues: map[string]int{sequencer.QueueSend: 8},
 		Register: func(wk *river.Workers) error {
@@ -759,5 +767,89 @@ func TestResumeWhileTheStepsJobRuns(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after resume, %d pending touch jobs, want 1 besides the running one", pending())
 		}
+	}
+}
+
+// heldSender holds the first Send until release is closed.
+type heldSender struct {
+	inner   sequencer.Sender
+	once    sync.Once
+	sending chan struct{} // closed when the first Send starts
+	release chan struct{}
+}
+
+func (h *heldSender) Send(ctx context.Context, sub sequencer.Submission, from, to string, msg []byte) error {
+	first := false
+	h.once.Do(func() { first = true; close(h.sending) })
+	if first {
+		<-h.release
+	}
+	return h.inner.Send(ctx, sub, from, to, msg)
+}
+
+// TestSecondJobOfAStepLeavesTheClaimAlone: two jobs of one step (a resend
+// or a resume queues one for a new due time) run while the first is still
+// sending. The second must neither call the touch uncertain nor move the
+// enrollment on: the first sends it and schedules the next step, once.
+func TestSecondJobOfAStepLeavesTheClaimAlone(t *testing.T) {
+	t.Parallel()
+	held := &heldSender{sending: make(chan struct{}), release: make(chan struct{})}
+	r := newRigSender(t, func(s sequencer.Sender) sequencer.Sender { held.inner = s; return held })
+	ctx := context.Background()
+	m := r.mailbox(100)
+	steps := eightSteps()[:2]
+	steps[1].Delay = "1h"
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "twice", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead5@prospect.test", FirstName: "Tw"}}})
+	if err != nil || out[0].Outcome != "enrolled" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	id := out[0].EnrollmentID
+	select {
+	case <-held.sending:
+	case <-time.After(20 * time.Second):
+		t.Fatal("step 1 was not sent within 20s")
+	}
+	// The first job has claimed the touch and is in SMTP: a second job of
+	// the step, for another due time, runs to its end.
+	res, err := r.op.River.Insert(ctx, sequencer.TouchArgs{EnrollmentID: id, Step: 1, Due: time.Now().Add(-time.Minute).UTC()}, nil)
+	if err != nil || res.UniqueSkippedAsDuplicate {
+		t.Fatalf("second job: %+v %v", res, err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var state string
+		r.st.Pool().QueryRow(ctx, `SELECT state::text FROM river_job WHERE id = $1`, res.Job.ID).Scan(&state)
+		if state == "completed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second job %s after 20s", state)
+		}
+	}
+	e, _ := r.st.GetEnrollment(ctx, r.ws.ID, id)
+	if e.NextStep != 1 || e.Touches[0].Status != "sending" {
+		t.Fatalf("while the first job sends, the second changed the enrollment: next step %d, touches %+v", e.NextStep, e.Touches)
+	}
+	close(held.release)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		e, _ = r.st.GetEnrollment(ctx, r.ws.ID, id)
+		if e.NextStep == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("step 1 not recorded after 20s: %+v", e)
+		}
+	}
+	var step2Jobs int
+	r.st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'touch' AND (args->>'enrollment_id')::bigint = $1
+		AND (args->>'step')::int = 2`, id).Scan(&step2Jobs)
+	if e.Touches[0].Status != "sent" || step2Jobs != 1 || len(r.world.Messages()) != 1 {
+		t.Fatalf("touch 1 %s, %d jobs for step 2, %d messages; want sent, 1, 1", e.Touches[0].Status, step2Jobs, len(r.world.Messages()))
 	}
 }

@@ -248,7 +248,8 @@ func (o *Operator) Launch(ctx context.Context, ws, id int64, force bool) (store.
 }
 
 // kick (re)inserts the job of every active enrollment's next step; the
-// jobs are unique per (enrollment, step), so nothing runs twice.
+// jobs are unique per (enrollment, step, due), so a job still pending for
+// the same time is not queued twice, and the claim sends each touch once.
 func (o *Operator) kick(ctx context.Context, sc store.Cadence) error {
 	c, err := o.LoadCadence(sc)
 	if err != nil {

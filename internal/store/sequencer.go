@@ -280,9 +280,8 @@ func (s *Store) InsertEnrollment(ctx context.Context, tx pgx.Tx, ws, cadenceID, 
 }
 
 // scheduleTouchSQL creates (enrollment $1, step $2, workspace $3, channel
-// $4) due at $5, or moves its due time while it is still only scheduled.
-// scheduleTouchSQL: step $2 of enrollment $1 (workspace $3, channel $4) due
-// at $5; nothing when $2 is 0 (RecordSent of a last step).
+// $4) due at $5, or moves its due time while it is still only scheduled;
+// nothing when $2 is 0 (RecordSent of a last step).
 const scheduleTouchSQL = `
 	INSERT INTO touches (enrollment_id, step, workspace_id, channel, status, due_at)
 	SELECT $1, $2, $3, $4, 'scheduled', $5 WHERE $2::int > 0
@@ -326,6 +325,8 @@ type Touch struct {
 	MessageID string     `json:"message_id,omitempty"`
 	Variant   string     `json:"variant,omitempty"`
 	Outcome   string     `json:"outcome,omitempty"`
+	// ClaimJobID is the River job that claimed the touch (0: none yet).
+	ClaimJobID int64 `json:"-"`
 }
 
 const enrollmentColumns = `id, workspace_id, cadence_id, lead_id, mailbox_id, state, state_reason, next_step,
@@ -356,12 +357,13 @@ func (s *Store) GetEnrollment(ctx context.Context, ws, id int64) (Enrollment, er
 	return e, err
 }
 
-const touchColumns = `step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome`
+const touchColumns = `step, channel, status, due_at, sent_at, mailbox_id, COALESCE(message_id, ''), COALESCE(variant, ''), outcome,
+	COALESCE(claim_job_id, 0)`
 
 // scanTouch reads touchColumns; ErrNotFound for no row.
 func scanTouch(row pgx.Row) (Touch, error) {
 	var t Touch
-	err := row.Scan(&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome)
+	err := row.Scan(&t.Step, &t.Channel, &t.Status, &t.DueAt, &t.SentAt, &t.MailboxID, &t.MessageID, &t.Variant, &t.Outcome, &t.ClaimJobID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrNotFound
 	}
@@ -393,11 +395,19 @@ func (s *Store) SetTouch(ctx context.Context, tx pgx.Tx, enrollmentID int64, ste
 
 // ReleaseSend gives back a claimed slot after a send failed before SMTP
 // accepted it, so the touch can be tried again.
+//
+// It locks in ClaimTouch's order (touch, mailbox, day counter): a claim
+// holds the mailbox row while it waits for the counter, so taking the
+// counter first could deadlock with it.
 func (s *Store) ReleaseSend(ctx context.Context, tx pgx.Tx, mailboxID int64, day time.Time, enrollmentID int64, step int, outcome string) error {
-	if _, err := tx.Exec(ctx, `UPDATE mailbox_days SET sent = greatest(sent - 1, 0) WHERE mailbox_id = $1 AND day = $2`, mailboxID, day); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `UPDATE touches SET status = 'scheduled', outcome = $3, updated_at = now() WHERE enrollment_id = $1 AND step = $2`, enrollmentID, step, outcome)
+	_, err := tx.Exec(ctx, `WITH t AS (
+			UPDATE touches SET status = 'scheduled', outcome = $3, claim_job_id = NULL, updated_at = now()
+			WHERE enrollment_id = $1 AND step = $2 RETURNING 1
+		), m AS (
+			SELECT id FROM mailboxes WHERE id = $4 AND EXISTS (SELECT 1 FROM t) FOR NO KEY UPDATE
+		)
+		UPDATE mailbox_days SET sent = greatest(sent - 1, 0) WHERE mailbox_id = (SELECT id FROM m) AND day = $5`,
+		enrollmentID, step, outcome, mailboxID, day)
 	return err
 }
 

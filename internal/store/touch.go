@@ -90,6 +90,9 @@ func (s *Store) TouchContext(ctx context.Context, enrollmentID int64, step int) 
 	if err := row.Scan(&tc.BackingOff); err != nil {
 		return tc, err
 	}
+	if n := len(rows.RawValues()); row.pos != n {
+		return tc, fmt.Errorf("store: TouchContext read %d of %d columns", row.pos, n)
+	}
 	rows.Close()
 	return tc, rows.Err()
 }
@@ -146,6 +149,7 @@ type ClaimRequest struct {
 	Spacing      time.Duration
 	MessageID    string
 	Variant      string
+	JobID        int64 // the River job claiming it (see Touch.ClaimJobID)
 }
 
 // ClaimTouch takes a send slot for (enrollment, step), in one statement
@@ -182,7 +186,7 @@ func (s *Store) ClaimTouch(ctx context.Context, r ClaimRequest) (Claim, error) {
 		), mb AS (
 			SELECT m.next_send_at, clock_timestamp() AS db_now FROM mailboxes m, t, sup
 			WHERE m.id = $5 AND t.status = 'scheduled' AND NOT sup.yes
-			FOR UPDATE OF m
+			FOR NO KEY UPDATE OF m
 		), ready AS (
 			SELECT db_now FROM mb WHERE $8::bigint = 0 OR db_now >= next_send_at
 		), day AS (
@@ -194,14 +198,15 @@ func (s *Store) ClaimTouch(ctx context.Context, r ClaimRequest) (Claim, error) {
 			UPDATE mailboxes SET next_send_at = (SELECT db_now FROM ready) + $8::bigint * interval '1 microsecond'
 			WHERE id = $5 AND $8 > 0 AND EXISTS (SELECT 1 FROM day)
 		), claimed AS (
-			UPDATE touches SET status = 'sending', mailbox_id = $5, message_id = $9, variant = NULLIF($10, ''), updated_at = now()
+			UPDATE touches SET status = 'sending', mailbox_id = $5, message_id = $9, variant = NULLIF($10, ''),
+				claim_job_id = NULLIF($11::bigint, 0), updated_at = now()
 			WHERE enrollment_id = $1 AND step = $2 AND EXISTS (SELECT 1 FROM day)
 			RETURNING 1
 		)
 		SELECT (SELECT state FROM en), (SELECT next_step FROM en), (SELECT status FROM t), (SELECT yes FROM sup),
 			(SELECT next_send_at FROM mb), (SELECT db_now FROM mb), EXISTS (SELECT 1 FROM claimed)`,
 		r.EnrollmentID, r.Step, r.Workspace, [][]byte{EmailHash(r.Email), EmailHash("@" + r.Domain)},
-		r.MailboxID, r.Day, r.CapToday, r.Spacing.Microseconds(), r.MessageID, r.Variant,
+		r.MailboxID, r.Day, r.CapToday, r.Spacing.Microseconds(), r.MessageID, r.Variant, r.JobID,
 	).Scan(&state, &nextStep, &touchStatus, &suppressed, &nextSend, &dbNow, &claimed)
 	if err != nil {
 		return c, err
