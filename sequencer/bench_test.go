@@ -31,7 +31,6 @@ import (
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/pgtest"
-	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/sequencer"
@@ -120,15 +119,12 @@ func newBenchRig(b *testing.B, cfg benchConfig) *benchRig {
 	b.Cleanup(st.Close)
 	sw := sendertest.New(b, sendertest.Options{Key: cfg.key, Recipients: max(cfg.recipients, 1)})
 	w, res, pemKey := sw.World, sw.Resolver, sw.DKIMKey
-	mk := make([]byte, 32)
-	box, _ := secret.NewBox(mk)
-	rec := &handoffSender{at: map[string]time.Time{},
-		inner: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
-	eng := &sequencer.Engine{Store: st, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
-		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test", Sender: rec}
+	eng := sw.Engine(b, st, make([]byte, 32))
+	rec := &handoffSender{at: map[string]time.Time{}, inner: eng.Sender}
+	eng.Sender = rec
 	v := sw.Verifier
-	if cfg.verifier {
-		eng.Verifier = v
+	if !cfg.verifier {
+		eng.Verifier = nil
 	}
 	var rc *river.Client[pgx.Tx]
 	if cfg.sendWorkers == 0 {
@@ -144,16 +140,7 @@ func newBenchRig(b *testing.B, cfg benchConfig) *benchRig {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rctx, cancel := context.WithCancel(ctx)
-		if err := rc.Start(rctx); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			cancel()
-			sctx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
-			defer c2()
-			rc.Stop(sctx)
-		})
+		sendertest.StartRiver(b, rc)
 	}
 	ws, _ := st.EnsureWorkspace(ctx, "sales")
 	return &benchRig{b: b, st: st, world: w, ws: ws, dkim: pemKey, rec: rec,
@@ -204,7 +191,7 @@ func (r *benchRig) cadencePool(ids []int64, delay string) store.Cadence {
 	steps := eightSteps()[:2]
 	steps[0].Delay, steps[1].Delay = delay, "3d"
 	c, _, err := r.op.CreateCadence(context.Background(), r.ws.ID, sequencer.Spec{Name: "bench " + delay, Steps: steps,
-		Window: allDayWindow(), MailboxIDs: ids})
+		Window: sendertest.AllDay(), MailboxIDs: ids})
 	if err != nil {
 		r.b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/verifier"
@@ -169,7 +170,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		{Channel: "email", Delay: "8s", Thread: true, Body: "Following up, {{first_name}}."},
 	}
 	cadence := func(name string, box int64) store.Cadence {
-		c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: name, Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{box}})
+		c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: name, Steps: steps, Window: sendertest.AllDay(), MailboxIDs: []int64{box}})
 		if err != nil {
 			t.Fatal(err)
 		}

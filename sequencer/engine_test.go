@@ -18,7 +18,6 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/mailsim/sendertest"
-	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/internal/store/storetest"
 	"github.com/touchline/touchline/sequencer"
@@ -54,11 +53,7 @@ func newRigSender(t *testing.T, wrap func(sequencer.Sender) sequencer.Sender) *r
 	t.Cleanup(st.Close)
 	sw := sendertest.New(t, sendertest.Options{Recipients: 300})
 	w, res, v, pemKey := sw.World, sw.Resolver, sw.Verifier, sw.DKIMKey
-	mk := make([]byte, 32)
-	box, _ := secret.NewBox(mk)
-	eng := &sequencer.Engine{Store: st, Verifier: v, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
-		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test",
-		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
+	eng := sw.Engine(t, st, make([]byte, 32))
 	if wrap != nil {
 		eng.Sender = wrap(eng.Sender)
 	}
@@ -82,16 +77,7 @@ func newRigSender(t *testing.T, wrap func(sequencer.Sender) sequencer.Sender) *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	if err := rc.Start(rctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c2()
-		rc.Stop(sctx)
-	})
+	sendertest.StartRiver(t, rc)
 	ws, _ := st.EnsureWorkspace(ctx, "sales")
 	return &rig{t: t, st: st, world: w, res: res, ws: ws, dkim: pemKey,
 		op: &sequencer.Operator{Engine: eng, River: rc, Resolver: res}}
@@ -110,19 +96,6 @@ func (r *rig) mailbox(cap int) store.Mailbox {
 		r.t.Fatal(err)
 	}
 	return m
-}
-
-// allDayWindow keeps the test independent of the hour it runs at: a zone
-// where it is now about noon, every day, 00:00 to 23:59.
-func allDayWindow() sequencer.WindowSpec {
-	off := 12 - time.Now().UTC().Hour()
-	tz := "UTC"
-	if off > 0 {
-		tz = fmt.Sprintf("Etc/GMT-%d", off) // POSIX signs are inverted
-	} else if off < 0 {
-		tz = fmt.Sprintf("Etc/GMT+%d", -off)
-	}
-	return sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "23:59", Timezone: tz}
 }
 
 func eightSteps() []sequencer.Step {
@@ -149,7 +122,7 @@ func TestEightStepCadence(t *testing.T) {
 	ctx := context.Background()
 	m := r.mailbox(10000)
 	c, warnings, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "Q4 SDR hiring", Steps: eightSteps(),
-		Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+		Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +274,7 @@ func TestDailyCapMovesTouchesToTheNextDay(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	m := r.mailbox(3)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "capped", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "capped", Steps: eightSteps()[:1], Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +326,7 @@ func TestLaunchPreflightRefusesFailingDomain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "x", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "x", Steps: eightSteps()[:1], Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +410,7 @@ func TestTaskAutoAdvance(t *testing.T) {
 		{Channel: "call", Delay: "0", Title: "Call {{first_name}}", AutoAdvance: true, AdvanceAfter: "1s"},
 		{Channel: "email", Delay: "0", Subject: "After the call, {{first_name}}", Body: "Tried to call you."},
 	}
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "advance", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "advance", Steps: steps, Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +453,7 @@ func TestPauseResume(t *testing.T) {
 		{Channel: "email", Delay: "0", Subject: "After our call, {{first_name}}", Body: "Thanks."},
 		{Channel: "email", Delay: "5d", Subject: "Later", Body: "Later."},
 	}
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "pr", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "pr", Steps: steps, Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +524,7 @@ func TestSuppressedAfterEnrollmentIsNeverSent(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	m := r.mailbox(100)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "sup", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "sup", Steps: eightSteps()[:1], Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +610,7 @@ func TestTouchJobRunAgainSendsNothing(t *testing.T) {
 	m := r.mailbox(100)
 	steps := eightSteps()[:2]
 	steps[1].Delay = "1h"
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "again", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "again", Steps: steps, Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -720,7 +693,7 @@ func TestResumeWhileTheStepsJobRuns(t *testing.T) {
 	if _, err := r.st.Pool().Exec(ctx, `UPDATE mailboxes SET paused_reason = 'test' WHERE id = $1`, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "resume", Steps: eightSteps()[:2], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "resume", Steps: eightSteps()[:2], Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -799,7 +772,7 @@ func TestSecondJobOfAStepLeavesTheClaimAlone(t *testing.T) {
 	m := r.mailbox(100)
 	steps := eightSteps()[:2]
 	steps[1].Delay = "1h"
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "twice", Steps: steps, Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "twice", Steps: steps, Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
 )
@@ -57,7 +58,7 @@ func TestReplyPolledOverIMAP(t *testing.T) {
 	if !m.HasPassword && m.IMAPHost != "127.0.0.1" {
 		t.Fatalf("mailbox %+v", m)
 	}
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "imap", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "imap", Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID},
 		Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
 	if err != nil {
 		t.Fatal(err)

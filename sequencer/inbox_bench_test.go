@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/sequencer"
 )
 
@@ -41,7 +42,7 @@ func benchInbound(b *testing.B, via string) {
 		m := r.mailbox()
 		// Two steps, so that every enrollment is still active when its
 		// reply comes.
-		c, _, err := r.op.CreateCadence(context.Background(), r.ws.ID, sequencer.Spec{Name: "inbound", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+		c, _, err := r.op.CreateCadence(context.Background(), r.ws.ID, sequencer.Spec{Name: "inbound", Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID},
 			Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
 		if err != nil {
 			b.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
 )
@@ -80,7 +81,7 @@ func TestRepliesAndBounces(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	m := r.mailbox(1000)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "replies", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "replies", Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID},
 		Steps: []sequencer.Step{
 			{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}}, hiring?"},
 			{Channel: "email", Delay: "3s", Thread: true, Body: "Following up."},
@@ -266,7 +267,7 @@ func TestGuardrailsKnowTheCause(t *testing.T) {
 		return m
 	}
 	run := func(name string, m store.Mailbox, from int) (store.Cadence, map[string]sent) {
-		c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: name, Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+		c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: name, Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID},
 			Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
 		if err != nil {
 			t.Fatal(err)
@@ -321,7 +322,7 @@ func TestSoftBouncesBecomeHard(t *testing.T) {
 	r.op.Engine.SoftRetryAfter = 300 * time.Millisecond
 	ctx := context.Background()
 	m := r.mailbox(100)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "soft", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "soft", Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID},
 		Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
 	if err != nil {
 		t.Fatal(err)
@@ -373,7 +374,7 @@ func TestReclassify(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	m := r.mailbox(100)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "rc", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "rc", Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID},
 		Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}, {Channel: "email", Delay: "1h", Subject: "Again", Body: "Hi."}}})
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +441,7 @@ func TestWebhookOnPromotion(t *testing.T) {
 		t.Fatal("bad webhook accepted")
 	}
 	m := r.mailbox(100)
-	c, _, _ := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "wh", Window: allDayWindow(), MailboxIDs: []int64{m.ID},
+	c, _, _ := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "wh", Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID},
 		Steps: []sequencer.Step{{Channel: "email", Delay: "0", Subject: "Hello {{first_name}}", Body: "Hi."}}})
 	r.op.Launch(ctx, r.ws.ID, c.ID, false)
 	r.op.Enroll(ctx, r.ws.ID, c.ID, sequencer.EnrollRequest{Start: "now", Leads: []store.LeadInput{{Email: "lead12@prospect.test", FirstName: "L"}}})

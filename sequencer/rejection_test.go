@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/verifier"
@@ -33,7 +34,7 @@ func TestSendTimeRejectionsAreClassified(t *testing.T) {
 		Mailboxes: map[string]mailsim.Mailbox{"pat": mailsim.Full}})
 
 	m := r.mailbox(100)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "rej", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "rej", Steps: eightSteps()[:1], Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestSendTimeSenderRejectionsPauseTheMailbox(t *testing.T) {
 		leads = append(leads, store.LeadInput{Email: "buyer@" + d, FirstName: "B"})
 	}
 	m := r.mailbox(100)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "bl", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "bl", Steps: eightSteps()[:1], Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestUnsendableTouches(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	m := r.mailbox(100)
-	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "x", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m.ID}})
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "x", Steps: eightSteps()[:1], Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestUnsendableTouches(t *testing.T) {
 	if _, err := r.st.Pool().Exec(ctx, `UPDATE mailboxes SET dkim_key_sealed = (SELECT dkim_key_sealed FROM mailboxes WHERE id = $1) WHERE id = $2`, m.ID, m2.ID); err != nil {
 		t.Fatal(err)
 	}
-	c2, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "y", Steps: eightSteps()[:1], Window: allDayWindow(), MailboxIDs: []int64{m2.ID}})
+	c2, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "y", Steps: eightSteps()[:1], Window: sendertest.AllDay(), MailboxIDs: []int64{m2.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/mailsim/sendertest"
+	"github.com/touchline/touchline/internal/pgtest"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
@@ -53,20 +54,11 @@ func chromiumPath(t *testing.T) string {
 	}
 	msg := "headless Chromium not found: install Debian's package with `apt-get install -y chromium` (as root; `make test` does this when it can), " +
 		"or set TOUCHLINE_CHROMIUM to a Chromium binary"
-	if inCI() {
+	if pgtest.InCI() {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
 	return ""
-}
-
-func inCI() bool {
-	v := strings.TrimSpace(os.Getenv("CI"))
-	if v == "" {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
-	return err != nil || b
 }
 
 // world is a workspace that sends from a domain passing its audit, to a
@@ -88,14 +80,9 @@ func newWorld(t *testing.T) *world {
 	w, res, v, pemKey := sw.World, sw.Resolver, sw.Verifier, sw.DKIMKey
 	w.AddDomain(mailsim.Domain{Name: "bare.test"}) // no SPF, no DMARC
 	mk := bytes.Repeat([]byte{3}, 32)
-	box, err := secret.NewBox(mk)
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.DiscardHandler)
-	eng := &sequencer.Engine{Store: st, Verifier: v, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
-		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test", Logger: log,
-		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
+	eng := sw.Engine(t, st, mk)
+	eng.Logger = log
 	rc, err := jobs.NewClient(st, jobs.Config{Workers: 2, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v, JobTimeout: time.Minute},
 		Queues: map[string]int{sequencer.QueueSend: 4}, Logger: log,
 		Register: func(wk *river.Workers) error {
@@ -115,16 +102,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	st.OnListDone = eng.ListCompleted(rc)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := rc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c2()
-		rc.Stop(sctx)
-	})
+	sendertest.StartRiver(t, rc)
 	op := &sequencer.Operator{Engine: eng, River: rc, Resolver: res}
 	dash := dashboard.New(dashboard.Config{Store: st, Resolver: res, SessionKey: secret.Derive(mk, "dashboard-session"), Logger: log,
 		Refresh: time.Second})
@@ -246,7 +224,7 @@ func TestDashboardInChromium(t *testing.T) {
 	var created struct {
 		Cadence store.Cadence `json:"cadence"`
 	}
-	w.api("POST", "/v1/cadences", key, sequencer.Spec{Name: "Q3 SDR outreach", MailboxIDs: []int64{good.ID}, Window: allDay(),
+	w.api("POST", "/v1/cadences", key, sequencer.Spec{Name: "Q3 SDR outreach", MailboxIDs: []int64{good.ID}, Window: sendertest.AllDay(),
 		Steps: []sequencer.Step{
 			{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}}, is {{company|your team}} hiring?"},
 			{Channel: "email", Delay: "5d", Thread: true, Body: "Following up, {{first_name}}."},
@@ -625,17 +603,4 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	t.Logf("seeding %s, browser %s (a new reply on the page after %s)", seeded.Round(time.Millisecond),
 		time.Since(browserStart).Round(time.Millisecond), refreshLag.Round(time.Millisecond))
-}
-
-// allDay keeps the test independent of the hour it runs at: a zone where
-// it is now about noon, every day, 00:00 to 23:59.
-func allDay() sequencer.WindowSpec {
-	off := 12 - time.Now().UTC().Hour()
-	tz := "UTC"
-	if off > 0 {
-		tz = fmt.Sprintf("Etc/GMT-%d", off) // POSIX signs are inverted
-	} else if off < 0 {
-		tz = fmt.Sprintf("Etc/GMT+%d", -off)
-	}
-	return sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "23:59", Timezone: tz}
 }

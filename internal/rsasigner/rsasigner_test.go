@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/touchline/touchline/internal/pgtest"
 )
 
 var (
@@ -37,7 +39,7 @@ func requireOpenSSL(t *testing.T) {
 	t.Helper()
 	if _, err := openSSL(); err != nil {
 		_, statErr := os.Stat("/usr/lib/x86_64-linux-gnu/libcrypto.so.3")
-		if os.Getenv("CI") != "" && statErr == nil && canLoad && !disabled() {
+		if pgtest.InCI() && statErr == nil && canLoad && !disabled() {
 			t.Fatalf("libcrypto.so.3 is installed but not used: %v", err)
 		}
 		t.Skipf("no OpenSSL here: %v", err)

@@ -20,7 +20,6 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/mailsim/sendertest"
-	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
@@ -50,13 +49,7 @@ func newSeqEnv(t *testing.T) *seqEnv {
 	for i := range mk {
 		mk[i] = byte(i + 1)
 	}
-	box, err := secret.NewBox(mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := &sequencer.Engine{Store: st, Verifier: v, Secrets: box, VERPKey: secret.Derive(mk, "verp"), UnsubscribeKey: secret.Derive(mk, "unsub"),
-		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test",
-		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
+	eng := sw.Engine(t, st, mk)
 	rc, err := jobs.NewClient(st, jobs.Config{Workers: 2, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v, JobTimeout: time.Minute},
 		Queues: map[string]int{sequencer.QueueSend: 4},
 		Register: func(wk *river.Workers) error {
@@ -69,16 +62,7 @@ func newSeqEnv(t *testing.T) *seqEnv {
 		t.Fatal(err)
 	}
 	st.OnListDone = eng.ListCompleted(rc) // before the workers start
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := rc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c2()
-		rc.Stop(sctx)
-	})
+	sendertest.StartRiver(t, rc)
 	op := &sequencer.Operator{Engine: eng, River: rc, Resolver: res}
 	cfg := server.Config{Store: st, Verifier: v, River: rc, Sequencer: op}
 	srv := httptest.NewServer(server.New(cfg).Handler())
@@ -168,7 +152,7 @@ func (e *seqEnv) cadenceAction(key string, id int64, action string, body any) st
 func (e *seqEnv) activeCadence(key string, steps ...sequencer.Step) store.Cadence {
 	e.t.Helper()
 	m := e.createMailbox(key, e.senderMailbox())
-	c := e.createCadence(key, sequencer.Spec{Name: "test", Steps: steps, Window: allDay(), MailboxIDs: []int64{m.ID}})
+	c := e.createCadence(key, sequencer.Spec{Name: "test", Steps: steps, Window: sendertest.AllDay(), MailboxIDs: []int64{m.ID}})
 	if a := e.cadenceAction(key, c.Cadence.ID, "launch", nil); a.Status != "active" {
 		e.t.Fatalf("launched cadence %+v", a)
 	}
@@ -231,19 +215,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// allDay keeps tests independent of the hour they run at: a zone where it
-// is now about noon, every day, 00:00 to 23:59.
-func allDay() sequencer.WindowSpec {
-	off := 12 - time.Now().UTC().Hour()
-	tz := "UTC"
-	if off > 0 {
-		tz = fmt.Sprintf("Etc/GMT-%d", off) // POSIX signs are inverted
-	} else if off < 0 {
-		tz = fmt.Sprintf("Etc/GMT+%d", -off)
-	}
-	return sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "23:59", Timezone: tz}
 }
 
 func emailStep(delay, subject, body string) sequencer.Step {
@@ -369,7 +340,7 @@ func TestCadenceCreateAPI(t *testing.T) {
 	om := e.createMailbox(other, e.senderMailbox())
 
 	long := "Hi {{first_name}}, " + strings.Repeat("we help teams like yours hire faster. ", 20)
-	c := e.createCadence(key, sequencer.Spec{Name: "Loud", MailboxIDs: []int64{m.ID}, Window: allDay(), Steps: []sequencer.Step{
+	c := e.createCadence(key, sequencer.Spec{Name: "Loud", MailboxIDs: []int64{m.ID}, Window: sendertest.AllDay(), Steps: []sequencer.Step{
 		emailStep("0", "QUICK QUESTION ABOUT HIRING", long),
 		emailStep("2d", "Idea for {{company|you}}", "{{first_name}}, a short note."),
 	}})
@@ -459,7 +430,7 @@ func TestLaunchPreflightAndTransitions(t *testing.T) {
 	e := newSeqEnv(t)
 	key, other := e.key("launch-a"), e.key("launch-b")
 	bare := e.createMailbox(key, map[string]any{"from_address": "rep@bare.test", "smtp_host": "127.0.0.1", "min_spacing_seconds": 0})
-	c := e.createCadence(key, sequencer.Spec{Name: "bare", MailboxIDs: []int64{bare.ID}, Window: allDay(), Steps: twoEmails()}).Cadence
+	c := e.createCadence(key, sequencer.Spec{Name: "bare", MailboxIDs: []int64{bare.ID}, Window: sendertest.AllDay(), Steps: twoEmails()}).Cadence
 	path := func(action string) string { return fmt.Sprintf("/v1/cadences/%d/%s", c.ID, action) }
 
 	for _, body := range []any{nil, `{"force":false}`} {
@@ -519,7 +490,7 @@ func TestLaunchPreflightAndTransitions(t *testing.T) {
 
 	// A draft can be archived; a domain that passes launches without force.
 	good := e.createMailbox(key, e.senderMailbox())
-	g := e.createCadence(key, sequencer.Spec{Name: "good", MailboxIDs: []int64{good.ID}, Window: allDay(), Steps: twoEmails()}).Cadence
+	g := e.createCadence(key, sequencer.Spec{Name: "good", MailboxIDs: []int64{good.ID}, Window: sendertest.AllDay(), Steps: twoEmails()}).Cadence
 	if s := e.cadenceAction(key, g.ID, "launch", nil).Status; s != "active" {
 		t.Fatalf("launch of a passing domain: %s", s)
 	}
@@ -766,7 +737,7 @@ func TestUnsubscribeAPI(t *testing.T) {
 	ws := workspaceID(t, e.env, key)
 	c := e.activeCadence(key, twoEmails()...)
 	// A draft sends nothing: the lead's second enrollment only waits.
-	c2 := e.createCadence(key, sequencer.Spec{Name: "draft", Steps: twoEmails(), Window: allDay(), MailboxIDs: c.MailboxIDs}).Cadence
+	c2 := e.createCadence(key, sequencer.Spec{Name: "draft", Steps: twoEmails(), Window: sendertest.AllDay(), MailboxIDs: c.MailboxIDs}).Cadence
 	const rcpt = "lead9@prospect.test"
 	out := e.enroll(key, c.ID, map[string]any{"start": "now", "leads": []map[string]string{{"email": rcpt, "first_name": "Uma"}}})
 	if len(out) != 1 || out[0].Outcome != "enrolled" {
