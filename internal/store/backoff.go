@@ -64,11 +64,21 @@ func (s *Store) RecordSenderRejection(ctx context.Context, tx pgx.Tx, r SenderRe
 				* (1 << (CASE WHEN b.rejected_at > now() - $5::bigint * interval '1 microsecond' THEN least(b.level + 1, $4) ELSE 1 END - 1))
 		RETURNING level, next_at, rejected_at`,
 		r.MailboxID, r.Provider, BackoffBase.Microseconds(), BackoffMaxLevel, BackoffFor.Microseconds()).Scan(&b.Level, &b.NextAt, &b.RejectedAt)
+	if err != nil {
+		return Backoff{}, err
+	}
 	b.Spacing = backoffSpacing(b.Level).String()
-	return b, err
+	return b, nil
 }
 
-func backoffSpacing(level int) time.Duration { return BackoffBase << (level - 1) }
+// backoffSpacing is the spacing of a back-off level; a level below 1 (a
+// zero Backoff, say) has the base spacing rather than a negative shift.
+func backoffSpacing(level int) time.Duration {
+	if level < 1 {
+		level = 1
+	}
+	return BackoffBase << (level - 1)
+}
 
 // TakeProviderSlot takes the mailbox's next send to a provider it is
 // backing off from: true when there is no back-off or its spacing has
