@@ -41,8 +41,8 @@ chromium: ## install Debian's chromium for the dashboard's browser test, when mi
 		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
 		else echo "make: chromium is missing and cannot be installed here (not root, no passwordless sudo); the dashboard's browser test will skip, and fail in CI. Install it with: sudo apt-get install -y chromium" >&2; exit 0; fi; \
 		echo "make: installing chromium (Debian package) for the dashboard's browser test..."; \
-		{ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
-		  { $$sudo apt-get update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; } || \
+		{ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null 2>&1 || \
+		  { $$sudo apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null; }; } || \
 		echo "make: installing chromium failed (see apt-get above); the dashboard's browser test will skip, and fail in CI" >&2; \
 	fi
 
