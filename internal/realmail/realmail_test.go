@@ -1,0 +1,471 @@
+package realmail_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/mail"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/riverqueue/river"
+
+	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/inbound/classify"
+	"github.com/touchline/touchline/internal/jobs"
+	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
+	"github.com/touchline/touchline/internal/realmail"
+	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/internal/store/storetest"
+	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/verifier"
+)
+
+// The rep, as the provider knows her: one login for SMTP AUTH and IMAP.
+const (
+	repAddress  = "ana@sender.test"
+	repPassword = "correct horse battery staple"
+	bounceHost  = "bounces.sender.test" // the engine's BounceDomain (sendertest)
+)
+
+// waitLimit bounds every wait below. It is a failure bound only: each
+// wait ends as soon as its event is seen.
+const waitLimit = 60 * time.Second
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(waitLimit); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s", what, waitLimit)
+		}
+	}
+}
+
+// world is the recipients' side: the simulated world's DNS for the
+// sender's domain audit, and acme.test's MX, a mailsim host answering in
+// Postfix's words: ok1 and ok2 exist, full is over quota (552 5.2.2),
+// anything else is unknown (550 5.1.1).
+func world(t *testing.T) *sendertest.World {
+	w := sendertest.New(t, sendertest.Options{Recipients: 1})
+	w.AddHost(mailsim.Host{Name: "mx.acme.test"})
+	w.AddDomain(mailsim.Domain{Name: "acme.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.acme.test"}}, AcceptData: true,
+		Mailboxes: map[string]mailsim.Mailbox{"ok1": mailsim.Exists, "ok2": mailsim.Exists, "full": mailsim.Full}})
+	return w
+}
+
+func mxOf(t *testing.T, w *sendertest.World, host string) string {
+	ip, ok := w.HostIP(host)
+	if !ok {
+		t.Fatalf("no host %s", host)
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(w.SMTPPort()))
+}
+
+// mailboxInput is the rep's mailbox as a user would enter it: the
+// provider's submission service with STARTTLS and AUTH, its IMAP service
+// with STARTTLS. Kept in one place: an outbound address policy that
+// refuses loopback for tenant mailboxes needs its allow-list here.
+func mailboxInput(p *realmail.Provider, dkimKey string) sequencer.MailboxInput {
+	host, sport, _ := net.SplitHostPort(p.Submission)
+	_, iport, _ := net.SplitHostPort(p.IMAP)
+	var sp, ip int
+	fmt.Sscan(sport, &sp)
+	fmt.Sscan(iport, &ip)
+	zero := 0
+	return sequencer.MailboxInput{FromAddress: repAddress, FromName: "Ana Ruiz",
+		SMTPHost: host, SMTPPort: sp, SMTPSecurity: "starttls", SMTPUsername: repAddress, SMTPPassword: repPassword,
+		DailyCap: 100, MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "s1", DKIMPrivateKey: dkimKey,
+		IMAPHost: host, IMAPPort: ip, IMAPSecurity: "starttls", IMAPUsername: repAddress, IMAPPassword: repPassword}
+}
+
+// TestSubmissionNeedsTLSAndAuth: Touchline's SMTP sender meets Postfix's
+// submission service as a rep's provider runs it. Without TLS there is no
+// AUTH and no relaying; a wrong password is refused with 535; the right
+// one over STARTTLS relays, and Postfix's trace header says so.
+func TestSubmissionNeedsTLSAndAuth(t *testing.T) {
+	t.Parallel()
+	w := world(t)
+	p := realmail.Start(t, realmail.Config{Domain: "sender.test", Users: []realmail.User{{Address: repAddress, Password: repPassword}},
+		Routes: map[string]string{"acme.test": mxOf(t, w, "mx.acme.test")}})
+	in := mailboxInput(p, w.DKIMKey)
+	sub := sequencer.Submission{Host: in.SMTPHost, Port: in.SMTPPort, Security: "starttls", Username: repAddress, Password: repPassword}
+	msg := []byte("From: " + repAddress + "\r\nTo: ok1@acme.test\r\nSubject: hello\r\nMessage-ID: <submission-test@sender.test>\r\n\r\nHi.\r\n")
+	send := func(sub sequencer.Submission) *sequencer.SendError {
+		s := &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Timeout: waitLimit}
+		err := s.Send(context.Background(), sub, repAddress, "ok1@acme.test", msg)
+		if err == nil {
+			return nil
+		}
+		se, ok := err.(*sequencer.SendError)
+		if !ok {
+			t.Fatalf("send: %T %v, want a *sequencer.SendError", err, err)
+		}
+		return se
+	}
+
+	// RFC 4954 §4 and smtpd_tls_auth_only: AUTH is not offered in clear.
+	plain := sub
+	plain.Security = "none"
+	if se := send(plain); se == nil || se.Stage != "auth" {
+		t.Errorf("AUTH without TLS: %v, want a failure at auth", se)
+	}
+	anon := plain
+	anon.Username, anon.Password = "", ""
+	if se := send(anon); se == nil || se.Reply == nil || se.Reply.Code != 530 || !se.Permanent() {
+		t.Errorf("MAIL without TLS: %v, want 530 (must issue STARTTLS first)", se)
+	}
+	if se := send(sub); se != nil {
+		t.Fatalf("STARTTLS and AUTH: %v", se)
+	}
+	// Last: Dovecot delays the next logins from an IP after a failure
+	// (its auth penalty).
+	bad := sub
+	bad.Password = "wrong"
+	if se := send(bad); se == nil || se.Stage != "auth" || se.Reply == nil || se.Reply.Code != 535 {
+		t.Errorf("wrong password: %v, want 535 at auth", se)
+	}
+	waitFor(t, "the message relayed to acme.test's MX", func() bool { return len(w.Messages()) == 1 })
+	got := w.Messages()[0]
+	pm, err := mail.ReadMessage(bytes.NewReader(got.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RFC 3848: ESMTPSA is ESMTP with STARTTLS and AUTH.
+	if rcv := strings.Join(pm.Header["Received"], "\n"); !strings.Contains(rcv, "with ESMTPSA") || !strings.Contains(rcv, "using TLS") {
+		t.Errorf("Postfix's trace header does not show TLS and AUTH:\n%s", rcv)
+	}
+	if got.From != repAddress || got.To[0] != "ok1@acme.test" {
+		t.Errorf("relayed envelope %s -> %v", got.From, got.To)
+	}
+}
+
+// rig is Touchline (database, River, engine, inbound SMTP) in front of a
+// real provider.
+type rig struct {
+	st       *store.Store
+	op       *sequencer.Operator
+	ws       store.Workspace
+	world    *sendertest.World
+	provider *realmail.Provider
+
+	mu   sync.Mutex
+	dsns map[string][]byte // raw messages that came to the inbound SMTP server, by lead address
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	realmail.Require(t) // before the database: a skip should cost nothing
+	ctx := context.Background()
+	st, _ := storetest.New(t)
+	w := world(t)
+	r := &rig{st: st, world: w, dsns: map[string][]byte{}}
+	eng := w.Engine(t, st, make([]byte, 32))
+	inbox := &sequencer.Inbox{Engine: eng}
+	rc, err := jobs.NewClient(st, jobs.Config{Workers: 1, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: w.Verifier},
+		Queues: map[string]int{sequencer.QueueSend: 4},
+		Register: func(wk *river.Workers) error {
+			for _, add := range []func() error{
+				func() error { return river.AddWorkerSafely(wk, &sequencer.TouchWorker{Engine: eng}) },
+				func() error { return river.AddWorkerSafely(wk, &sequencer.TaskDeadlineWorker{Engine: eng}) },
+				func() error { return river.AddWorkerSafely(wk, &sequencer.ResumeWorker{Engine: eng}) },
+				func() error { return river.AddWorkerSafely(wk, &sequencer.WebhookWorker{Engine: eng}) },
+				// The provider's certificate is self-signed for the run.
+				func() error {
+					return river.AddWorkerSafely(wk, &sequencer.PollIMAPWorker{Inbox: inbox, InsecureSkipVerify: true})
+				},
+			} {
+				if err := add(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox.River = rc
+	sendertest.StartRiver(t, rc)
+	r.ws, err = st.EnsureWorkspace(ctx, "sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.op = &sequencer.Operator{Engine: eng, River: rc, Resolver: w.Resolver}
+
+	// Touchline's inbound SMTP server for the bounce domain, recording
+	// what it was handed so a failure can show the DSN.
+	srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{bounceHost}, Hostname: "in.sender.test"},
+		inbound.HandlerFunc(func(ctx context.Context, m inbound.Message) error {
+			if err := inbox.HandleMessage(ctx, m); err != nil {
+				return err
+			}
+			res, _ := classify.Classify(m.Raw)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, rc := range res.Recipients {
+				r.dsns[strings.ToLower(rc.Address)] = m.Raw
+			}
+			return nil
+		}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	down, err := realmail.ClosedPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.provider = realmail.Start(t, realmail.Config{Domain: "sender.test", Users: []realmail.User{{Address: repAddress, Password: repPassword}},
+		Routes: map[string]string{
+			"acme.test": mxOf(t, w, "mx.acme.test"),
+			// A domain whose mail host refuses every connection.
+			"down.test": down,
+			// DSNs to the VERP return path come back to Touchline.
+			bounceHost: ln.Addr().String(),
+		}})
+	return r
+}
+
+func (r *rig) dsn(addr string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dsns[addr]
+}
+
+// TestPostfixBouncesAndDovecotReplies: a cadence sends through Postfix as
+// the rep's provider; Postfix's own DSNs for an unknown user, a full
+// mailbox and an unreachable domain come back to Touchline's inbound SMTP
+// server at the VERP address and are classified and applied; replies that
+// Postfix delivers into the rep's Dovecot mailbox are read by Touchline's
+// IMAP poller, classified, and stay unread.
+func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	mb, err := r.op.CreateMailbox(ctx, r.ws.ID, mailboxInput(r.provider, r.world.DKIMKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: "real servers", Window: sendertest.AllDay(), MailboxIDs: []int64{mb.ID},
+		Steps: []sequencer.Step{
+			{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}},\n\nIs your team hiring SDRs this quarter?"},
+			{Channel: "email", Delay: "1h", Thread: true, Body: "Following up, {{first_name}}."},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := []string{"ok1@acme.test", "ok2@acme.test", "gone@acme.test", "full@acme.test", "someone@down.test"}
+	req := sequencer.EnrollRequest{Start: "now"}
+	for _, e := range leads {
+		req.Leads = append(req.Leads, store.LeadInput{Email: e, FirstName: "Lee"})
+	}
+	out, err := r.op.Enroll(ctx, r.ws.ID, c.ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrollment, leadID := map[string]int64{}, map[string]int64{}
+	for _, o := range out {
+		if o.Outcome != "enrolled" {
+			t.Fatalf("%+v", o)
+		}
+		enrollment[o.Email], leadID[o.Email] = o.EnrollmentID, o.LeadID
+		// Verified deliverable: what bounces is the verifier's miss, as
+		// in the field, so every lead is mailed.
+		v := verifier.Verdict{Status: verifier.Deliverable}
+		if err := r.st.SetLeadVerification(ctx, r.ws.ID, o.LeadID, "deliverable", "accepted", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.op.Launch(ctx, r.ws.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	enr := func(email string) store.Enrollment {
+		e, err := r.st.GetEnrollment(ctx, r.ws.ID, enrollment[email])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	suppressed := func(email string) bool {
+		s, err := r.st.IsSuppressed(ctx, r.ws.ID, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	// The bounces: each comes back as Postfix wrote it.
+	bounced := []string{"gone@acme.test", "full@acme.test", "someone@down.test"}
+	waitFor(t, "Postfix's DSNs at Touchline's inbound SMTP server", func() bool {
+		for _, e := range bounced {
+			if r.dsn(e) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	want := map[string]struct {
+		kind   classify.BounceKind
+		reason string
+		status string // the class and subject Postfix gives, x.y.*
+	}{
+		// 550 5.1.1 from the MX: the address is bad.
+		"gone@acme.test": {classify.Hard, "mailbox_not_found", "5.1."},
+		// 552 5.2.2 to RCPT: a full mailbox, never hard.
+		"full@acme.test": {classify.Soft, "mailbox_full", "5.2.2"},
+		// Connection refused until the queue lifetime ran out: 4.4.1, the
+		// address may well work later.
+		"someone@down.test": {classify.Soft, "", "4.4."},
+	}
+	for _, e := range bounced {
+		raw := r.dsn(e)
+		res, err := classify.Classify(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", e, err)
+		}
+		w := want[e]
+		var got *classify.Recipient
+		for i := range res.Recipients {
+			if strings.EqualFold(res.Recipients[i].Address, e) {
+				got = &res.Recipients[i]
+			}
+		}
+		switch {
+		case res.Class != classify.ClassBounce || got == nil:
+			t.Errorf("%s: Postfix's DSN read as %s (%s), recipients %+v\n%s", e, res.Class, res.Rule, res.Recipients, raw)
+		case got.Kind != w.kind || (w.reason != "" && got.Reason != w.reason) || !strings.Contains(got.Status, w.status):
+			t.Errorf("%s: %s %s status %s (%s), want %s %s status %s*\n%s", e, got.Kind, got.Reason, got.Status, res.Rule, w.kind, w.reason, w.status, raw)
+		default:
+			t.Logf("%s: Postfix's DSN is %s, %s %s, status %s, by rule %s: %q", e, res.Class, got.Kind, got.Reason, got.Status, res.Rule, got.Diagnostic)
+		}
+		// Postfix's, not a simulation's.
+		if !bytes.Contains(raw, []byte("Reporting-MTA: dns; smtp.sender.test")) || !bytes.Contains(raw, []byte("X-Postfix-Queue-ID:")) {
+			t.Errorf("%s: not a DSN written by the provider's Postfix:\n%s", e, raw)
+		}
+	}
+	// The records and their effects, matched by the VERP return path.
+	recs, err := r.st.ListInbound(ctx, r.ws.ID, "bounce", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byLead := map[int64]store.InboundRecord{}
+	for _, rec := range recs {
+		if rec.LeadID != nil {
+			byLead[*rec.LeadID] = rec
+		}
+	}
+	for _, e := range bounced {
+		if rec, ok := byLead[leadID[e]]; !ok || rec.MatchedBy != "verp" || rec.Source != "smtp" {
+			t.Errorf("%s: stored bounce %+v, want one from smtp matched by verp", e, rec)
+		}
+	}
+	if e := enr("gone@acme.test"); e.State != "stopped" || e.StateReason != "bounced" || !suppressed("gone@acme.test") {
+		t.Errorf("unknown user: enrollment %s (%s), suppressed %v; want stopped by the hard bounce", e.State, e.StateReason, suppressed("gone@acme.test"))
+	}
+	for _, s := range []string{"full@acme.test", "someone@down.test"} {
+		if e := enr(s); e.State == "stopped" || suppressed(s) {
+			t.Errorf("%s: enrollment %s (%s), suppressed %v; a soft bounce only counts", s, e.State, e.StateReason, suppressed(s))
+		}
+	}
+
+	// The replies. The two leads that got their first touch answer it
+	// from their own mail server into the rep's mailbox at the provider.
+	waitFor(t, "the first touches at acme.test's MX", func() bool { return len(r.world.Messages()) >= 2 })
+	sentID := map[string]string{}
+	for _, m := range r.world.Messages() {
+		pm, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sentID[m.To[0]] = pm.Header.Get("Message-ID")
+	}
+	r.deliver(t, "ok1@acme.test", reply("ok1@acme.test", sentID["ok1@acme.test"], "Re: Quick question, Lee", "Yes, we are. Can we talk on Thursday?"))
+	r.deliver(t, "ok2@acme.test", reply("ok2@acme.test", sentID["ok2@acme.test"], "Automatic reply: Out of office",
+		"I am out of the office and back on Monday. I will answer then.", "Auto-Submitted: auto-replied"))
+	// Dovecot has filed both before Touchline polls once.
+	waitFor(t, "both replies in the rep's Maildir", func() bool { return len(maildirFiles(t, r.provider.Maildir(repAddress))) == 2 })
+	if _, err := r.op.River.Insert(ctx, sequencer.PollIMAPArgs{MailboxID: mb.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the IMAP poll's effects", func() bool {
+		a, b := enr("ok1@acme.test"), enr("ok2@acme.test")
+		return a.State == "stopped" && b.State == "paused"
+	})
+	if e := enr("ok1@acme.test"); e.StateReason != "replied" {
+		t.Errorf("human reply: enrollment stopped for %q", e.StateReason)
+	}
+	if e := enr("ok2@acme.test"); e.StateReason != "auto_reply" {
+		t.Errorf("out-of-office: enrollment paused for %q", e.StateReason)
+	}
+	if l, err := r.st.GetLead(ctx, r.ws.ID, leadID["ok1@acme.test"]); err != nil || l.Stage != "prospect" {
+		t.Errorf("the lead who replied: stage %q (%v), want prospect", l.Stage, err)
+	}
+	source := fmt.Sprintf("imap:%d", mb.ID)
+	for email, class := range map[string]string{"ok1@acme.test": "human_reply", "ok2@acme.test": "auto_reply"} {
+		recs, err := r.st.ListInbound(ctx, r.ws.ID, "", leadID[email], 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].Class != class || recs[0].Source != source || recs[0].MatchedBy != "in-reply-to" {
+			t.Errorf("%s: stored %+v, want one %s from %s matched by in-reply-to", email, recs, class, source)
+		}
+	}
+	// Read-only: Dovecot still has both unread (no S in the Maildir
+	// info, maildir(5) ":2,FLAGS").
+	for _, f := range maildirFiles(t, r.provider.Maildir(repAddress)) {
+		if _, flags, ok := strings.Cut(f, ":2,"); ok && strings.Contains(flags, "S") {
+			t.Errorf("%s: the poller marked a message seen", f)
+		}
+	}
+}
+
+// reply is a message from a lead to the rep answering the Message-ID.
+func reply(from, inReplyTo, subject, body string, extra ...string) []byte {
+	h := fmt.Sprintf("From: Lee <%s>\r\nTo: Ana Ruiz <%s>\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%d.%s>\r\nIn-Reply-To: %s\r\nReferences: %s\r\n",
+		from, repAddress, subject, time.Now().Format(time.RFC1123Z), time.Now().UnixNano(), strings.ReplaceAll(from, "@", "."), inReplyTo, inReplyTo)
+	for _, e := range extra {
+		h += e + "\r\n"
+	}
+	return []byte(h + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
+}
+
+// deliver hands msg to the provider's MX, as the lead's mail server would.
+func (r *rig) deliver(t *testing.T, from string, msg []byte) {
+	t.Helper()
+	c, err := smtp.Dial(r.provider.MX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.CommandTimeout = waitLimit
+	if err := c.Hello("mx.acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail(from, []string{repAddress}, bytes.NewReader(msg)); err != nil {
+		t.Fatalf("the provider's MX refused a reply for %s: %v", repAddress, err)
+	}
+	c.Quit()
+}
+
+// maildirFiles lists the messages of a Maildir's new/ and cur/.
+func maildirFiles(t *testing.T, dir string) []string {
+	var out []string
+	for _, sub := range []string{"new", "cur"} {
+		ents, err := os.ReadDir(dir + "/" + sub)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			out = append(out, sub+"/"+e.Name())
+		}
+	}
+	return out
+}
