@@ -24,7 +24,7 @@
 // queue_directory and data_directory, Dovecot's base_dir, state and
 // configuration, the Maildirs, a self-signed certificate made for the run,
 // and both servers' logs. No service is chrooted, nothing listens outside
-// 127.0.0.1, and Postfix never asks DNS: every next hop is an IP literal
+// 127.0.0.0/8, and Postfix never asks DNS: every next hop is an IP literal
 // (smtp_dns_support_level=disabled). Queue timing is shortened so a DSN
 // comes from the first failed attempt (maximal_queue_lifetime=0: "tried
 // only once"), not days later; tests wait for it to arrive.

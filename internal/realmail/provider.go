@@ -44,8 +44,7 @@ type Config struct {
 	Routes map[string]string
 }
 
-// Provider is a running Postfix and Dovecot. Its addresses are
-// "127.0.0.1:port".
+// Provider is a running Postfix and Dovecot, on loopback addresses.
 type Provider struct {
 	// Submission: STARTTLS required, then AUTH, then relay (RFC 6409).
 	Submission string
@@ -60,6 +59,13 @@ type Provider struct {
 	dovecot      *proc
 	mailUID, gid int
 }
+
+// imapIP is where Dovecot listens. Not 127.0.0.1: Dovecot counts a
+// connection whose remote and local IPs are the same as secure, and would
+// accept a password in clear. Linux gives a connection to 127.0.0.2 the
+// source 127.0.0.1, so Dovecot sees a client from elsewhere, as in the
+// field, and demands STARTTLS.
+const imapIP = "127.0.0.2"
 
 // DeliveryTimeout bounds each wait for the servers to start or stop. A
 // failure bound, not a margin: the waits end as soon as the event happens.
@@ -114,13 +120,18 @@ func start(tb testing.TB, cfg Config) (*Provider, error) {
 	p.mailUID, _ = strconv.Atoi(nobody.Uid)
 	p.gid, _ = strconv.Atoi(nobody.Gid)
 
-	ports, err := freePorts(3)
+	ports, err := freePorts("127.0.0.1", 2)
 	if err != nil {
 		return nil, err
 	}
+	imapPort, err := freePorts(imapIP, 1)
+	if err != nil {
+		return nil, err
+	}
+	ports = append(ports, imapPort...)
 	p.Submission = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	p.MX = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	p.IMAP = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2]))
+	p.IMAP = net.JoinHostPort(imapIP, strconv.Itoa(ports[2]))
 
 	if err := writeCert(p.path("cert.pem"), p.path("key.pem"), cfg.Hostname, "imap."+cfg.Domain); err != nil {
 		return nil, err
@@ -386,7 +397,7 @@ func (p *Provider) dovecotConfig(imapPort int) error {
 	}
 	conf := fmt.Sprintf(`# A private Dovecot for Touchline's tests (package realmail).
 protocols = imap lmtp
-listen = 127.0.0.1
+listen = %[4]s
 base_dir = %[1]s/dovecot/run
 state_dir = %[1]s/dovecot/state
 instance_name = touchline-realmail-%[2]d
@@ -411,7 +422,7 @@ userdb {
 }
 service imap-login {
   inet_listener imap {
-    address = 127.0.0.1
+    address = %[4]s
     port = %[2]d
   }
   inet_listener imaps {
@@ -434,7 +445,7 @@ service auth {
     group = postfix
   }
 }
-`, p.dir, imapPort, p.mailUID)
+`, p.dir, imapPort, p.mailUID, imapIP)
 	return os.WriteFile(p.path("dovecot", "dovecot.conf"), []byte(conf), 0o644)
 }
 
@@ -483,11 +494,11 @@ func greets(addr, prefix string) error {
 	return nil
 }
 
-// freePorts returns n TCP ports the kernel just had free on 127.0.0.1.
+// freePorts returns n TCP ports the kernel just had free on ip.
 // Postfix and Dovecot bind them themselves, so there is a window in which
 // another process could take one; startup then fails with "Address already
 // in use" in the logs.
-func freePorts(n int) ([]int, error) {
+func freePorts(ip string, n int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
 		for _, l := range lns {
@@ -496,7 +507,7 @@ func freePorts(n int) ([]int, error) {
 	}()
 	var ports []int
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
 			return nil, err
 		}
@@ -509,7 +520,7 @@ func freePorts(n int) ([]int, error) {
 // ClosedPort returns "127.0.0.1:port" where nothing listens: a next hop
 // that refuses connections, as a mail host that is down does.
 func ClosedPort() (string, error) {
-	ports, err := freePorts(1)
+	ports, err := freePorts("127.0.0.1", 1)
 	if err != nil {
 		return "", err
 	}
@@ -529,7 +540,9 @@ func startProc(tb testing.TB, path string, args ...string) (*proc, error) {
 	pr.cmd.Stdout, pr.cmd.Stderr = pr.out, pr.out
 	// Its own process group, so a signal for the test's process group
 	// (Ctrl-C) reaches the servers through the cleanup below only.
-	pr.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary killed by its timeout runs no cleanup,
+	// and the servers must not outlive it holding their ports.
+	pr.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	pr.cmd.Env = slices.DeleteFunc(os.Environ(), func(s string) bool { return strings.HasPrefix(s, "MAIL_CONFIG=") })
 	if err := pr.cmd.Start(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package realmail_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/mail"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 	"github.com/riverqueue/river"
 
@@ -73,7 +76,7 @@ func mxOf(t *testing.T, w *sendertest.World, host string) string {
 // refuses loopback for tenant mailboxes needs its allow-list here.
 func mailboxInput(p *realmail.Provider, dkimKey string) sequencer.MailboxInput {
 	host, sport, _ := net.SplitHostPort(p.Submission)
-	_, iport, _ := net.SplitHostPort(p.IMAP)
+	ihost, iport, _ := net.SplitHostPort(p.IMAP)
 	var sp, ip int
 	fmt.Sscan(sport, &sp)
 	fmt.Sscan(iport, &ip)
@@ -81,14 +84,16 @@ func mailboxInput(p *realmail.Provider, dkimKey string) sequencer.MailboxInput {
 	return sequencer.MailboxInput{FromAddress: repAddress, FromName: "Ana Ruiz",
 		SMTPHost: host, SMTPPort: sp, SMTPSecurity: "starttls", SMTPUsername: repAddress, SMTPPassword: repPassword,
 		DailyCap: 100, MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "s1", DKIMPrivateKey: dkimKey,
-		IMAPHost: host, IMAPPort: ip, IMAPSecurity: "starttls", IMAPUsername: repAddress, IMAPPassword: repPassword}
+		IMAPHost: ihost, IMAPPort: ip, IMAPSecurity: "starttls", IMAPUsername: repAddress, IMAPPassword: repPassword}
 }
 
-// TestSubmissionNeedsTLSAndAuth: Touchline's SMTP sender meets Postfix's
-// submission service as a rep's provider runs it. Without TLS there is no
-// AUTH and no relaying; a wrong password is refused with 535; the right
-// one over STARTTLS relays, and Postfix's trace header says so.
-func TestSubmissionNeedsTLSAndAuth(t *testing.T) {
+// TestSubmissionAndIMAP: Touchline's SMTP sender and IMAP poller meet
+// Postfix's submission service and Dovecot as a rep's provider runs them.
+// Without TLS there is no AUTH and no relaying; a wrong password is
+// refused with 535; the right one over STARTTLS relays, and Postfix's
+// trace header says so. Dovecot refuses a login in clear; over STARTTLS
+// the poller reads what Postfix delivered, once, by UID.
+func TestSubmissionAndIMAP(t *testing.T) {
 	t.Parallel()
 	w := world(t)
 	p := realmail.Start(t, realmail.Config{Domain: "sender.test", Users: []realmail.User{{Address: repAddress, Password: repPassword}},
@@ -109,26 +114,8 @@ func TestSubmissionNeedsTLSAndAuth(t *testing.T) {
 		return se
 	}
 
-	// RFC 4954 §4 and smtpd_tls_auth_only: AUTH is not offered in clear.
-	plain := sub
-	plain.Security = "none"
-	if se := send(plain); se == nil || se.Stage != "auth" {
-		t.Errorf("AUTH without TLS: %v, want a failure at auth", se)
-	}
-	anon := plain
-	anon.Username, anon.Password = "", ""
-	if se := send(anon); se == nil || se.Reply == nil || se.Reply.Code != 530 || !se.Permanent() {
-		t.Errorf("MAIL without TLS: %v, want 530 (must issue STARTTLS first)", se)
-	}
 	if se := send(sub); se != nil {
 		t.Fatalf("STARTTLS and AUTH: %v", se)
-	}
-	// Last: Dovecot delays the next logins from an IP after a failure
-	// (its auth penalty).
-	bad := sub
-	bad.Password = "wrong"
-	if se := send(bad); se == nil || se.Stage != "auth" || se.Reply == nil || se.Reply.Code != 535 {
-		t.Errorf("wrong password: %v, want 535 at auth", se)
 	}
 	waitFor(t, "the message relayed to acme.test's MX", func() bool { return len(w.Messages()) == 1 })
 	got := w.Messages()[0]
@@ -142,6 +129,58 @@ func TestSubmissionNeedsTLSAndAuth(t *testing.T) {
 	}
 	if got.From != repAddress || got.To[0] != "ok1@acme.test" {
 		t.Errorf("relayed envelope %s -> %v", got.From, got.To)
+	}
+
+	// IMAP. The lead answers; Postfix files it in Dovecot over LMTP.
+	deliver(t, p, "ok1@acme.test", reply("ok1@acme.test", "<submission-test@sender.test>", "Re: hello", "Hello back."))
+	waitFor(t, "the reply in the rep's Maildir", func() bool { return len(maildirFiles(t, p.Maildir(repAddress))) == 1 })
+	var polled []inbound.Message
+	poller := &inbound.Poller{InsecureSkipVerify: true, Timeout: waitLimit,
+		Handler: inbound.HandlerFunc(func(_ context.Context, m inbound.Message) error { polled = append(polled, m); return nil })}
+	acct := inbound.IMAPAccount{ID: 1, Host: in.IMAPHost, Port: in.IMAPPort, TLS: "starttls", Username: repAddress, Password: repPassword}
+	st, err := poller.Poll(context.Background(), acct, inbound.PollState{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(polled) != 1 || !bytes.Contains(polled[0].Raw, []byte("\r\nIn-Reply-To: <submission-test@sender.test>\r\n")) ||
+		st.UIDValidity == 0 || st.LastUID != polled[0].UID || polled[0].UIDValidity != st.UIDValidity {
+		t.Fatalf("first poll: state %+v, %d messages", st, len(polled))
+	}
+	if st2, err := poller.Poll(context.Background(), acct, st, nil); err != nil || st2 != st || len(polled) != 1 {
+		t.Errorf("second poll from %+v: %+v, %v, %d messages in all; want nothing new", st, st2, err, len(polled))
+	}
+	if n := unseen(t, p); n != 1 {
+		t.Errorf("%d unread after polling, want 1", n)
+	}
+
+	// The refusals come last: after a failed login Dovecot delays the
+	// next ones from the same IP (its auth penalty), Postfix's included.
+	//
+	// RFC 4954 §4 and smtpd_tls_auth_only: AUTH is not offered in clear.
+	plain := sub
+	plain.Security = "none"
+	if se := send(plain); se == nil || se.Stage != "auth" {
+		t.Errorf("AUTH without TLS: %v, want a failure at auth", se)
+	}
+	anon := plain
+	anon.Username, anon.Password = "", ""
+	if se := send(anon); se == nil || se.Reply == nil || se.Reply.Code != 530 || !se.Permanent() {
+		t.Errorf("MAIL without TLS: %v, want 530 (must issue STARTTLS first)", se)
+	}
+	bad := sub
+	bad.Password = "wrong"
+	if se := send(bad); se == nil || se.Stage != "auth" || se.Reply == nil || se.Reply.Code != 535 {
+		t.Errorf("wrong password: %v, want 535 at auth", se)
+	}
+	// RFC 3501 §6.2.3: LOGINDISABLED until STARTTLS (disable_plaintext_auth).
+	acct.TLS = "none"
+	if _, err := poller.Poll(context.Background(), acct, inbound.PollState{}, nil); err == nil || len(polled) != 1 {
+		t.Errorf("IMAP login in clear: %v, %d messages in all; want a refused login", err, len(polled))
+	} else {
+		t.Logf("IMAP login in clear refused: %v", err)
+	}
+	if len(w.Messages()) != 1 {
+		t.Errorf("%d messages relayed, want only the authenticated one", len(w.Messages()))
 	}
 }
 
@@ -387,8 +426,8 @@ func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
 		}
 		sentID[m.To[0]] = pm.Header.Get("Message-ID")
 	}
-	r.deliver(t, "ok1@acme.test", reply("ok1@acme.test", sentID["ok1@acme.test"], "Re: Quick question, Lee", "Yes, we are. Can we talk on Thursday?"))
-	r.deliver(t, "ok2@acme.test", reply("ok2@acme.test", sentID["ok2@acme.test"], "Automatic reply: Out of office",
+	deliver(t, r.provider, "ok1@acme.test", reply("ok1@acme.test", sentID["ok1@acme.test"], "Re: Quick question, Lee", "Yes, we are. Can we talk on Thursday?"))
+	deliver(t, r.provider, "ok2@acme.test", reply("ok2@acme.test", sentID["ok2@acme.test"], "Automatic reply: Out of office",
 		"I am out of the office and back on Monday. I will answer then.", "Auto-Submitted: auto-replied"))
 	// Dovecot has filed both before Touchline polls once.
 	waitFor(t, "both replies in the rep's Maildir", func() bool { return len(maildirFiles(t, r.provider.Maildir(repAddress))) == 2 })
@@ -418,13 +457,30 @@ func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
 			t.Errorf("%s: stored %+v, want one %s from %s matched by in-reply-to", email, recs, class, source)
 		}
 	}
-	// Read-only: Dovecot still has both unread (no S in the Maildir
-	// info, maildir(5) ":2,FLAGS").
-	for _, f := range maildirFiles(t, r.provider.Maildir(repAddress)) {
-		if _, flags, ok := strings.Cut(f, ":2,"); ok && strings.Contains(flags, "S") {
-			t.Errorf("%s: the poller marked a message seen", f)
-		}
+	// Read-only: the rep still finds both unread.
+	if n := unseen(t, r.provider); n != 2 {
+		t.Errorf("%d unread in the rep's mailbox after polling, want 2: the poller must not mark mail", n)
 	}
+}
+
+// unseen asks Dovecot, as the rep's mail client would, how many messages
+// of INBOX are unread.
+func unseen(t *testing.T, p *realmail.Provider) uint32 {
+	t.Helper()
+	c, err := imapclient.DialStartTLS(p.IMAP, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}}) //nolint:gosec // the run's own certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(repAddress, repPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumUnseen: true}).Wait()
+	if err != nil || st.NumUnseen == nil {
+		t.Fatalf("STATUS INBOX: %+v %v", st, err)
+	}
+	c.Logout().Wait()
+	return *st.NumUnseen
 }
 
 // reply is a message from a lead to the rep answering the Message-ID.
@@ -437,10 +493,11 @@ func reply(from, inReplyTo, subject, body string, extra ...string) []byte {
 	return []byte(h + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
 }
 
-// deliver hands msg to the provider's MX, as the lead's mail server would.
-func (r *rig) deliver(t *testing.T, from string, msg []byte) {
+// deliver hands msg for the rep to the provider's MX, as the lead's mail
+// server would.
+func deliver(t *testing.T, p *realmail.Provider, from string, msg []byte) {
 	t.Helper()
-	c, err := smtp.Dial(r.provider.MX)
+	c, err := smtp.Dial(p.MX)
 	if err != nil {
 		t.Fatal(err)
 	}
