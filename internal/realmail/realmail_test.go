@@ -53,12 +53,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // world is the recipients' side: the simulated world's DNS for the
 // sender's domain audit, and acme.test's MX, a mailsim host answering in
 // Postfix's words: ok1 and ok2 exist, full is over quota (552 5.2.2),
-// anything else is unknown (550 5.1.1).
+// anything else is unknown (550 5.1.1). strict.test's MX refuses the
+// sending host as a DNSBL listing, in the words of Postfix's
+// reject_rbl_client.
 func world(t *testing.T) *sendertest.World {
 	w := sendertest.New(t, sendertest.Options{Recipients: 1})
 	w.AddHost(mailsim.Host{Name: "mx.acme.test"})
 	w.AddDomain(mailsim.Domain{Name: "acme.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.acme.test"}}, AcceptData: true,
 		Mailboxes: map[string]mailsim.Mailbox{"ok1": mailsim.Exists, "ok2": mailsim.Exists, "full": mailsim.Full}})
+	w.AddHost(mailsim.Host{Name: "mx.strict.test"})
+	w.AddDomain(mailsim.Domain{Name: "strict.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.strict.test"}},
+		PolicyBlock: &mailsim.Reply{Code: 554, Text: "5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org; " +
+			"https://www.spamhaus.org/query/ip/127.0.0.1"}})
 	return w
 }
 
@@ -264,7 +270,8 @@ func newRig(t *testing.T) *rig {
 	}
 	r.provider = realmail.Start(t, realmail.Config{Domain: "sender.test", Users: []realmail.User{{Address: repAddress, Password: repPassword}},
 		Routes: map[string]string{
-			"acme.test": mxOf(t, w, "mx.acme.test"),
+			"acme.test":   mxOf(t, w, "mx.acme.test"),
+			"strict.test": mxOf(t, w, "mx.strict.test"),
 			// A domain whose mail host refuses every connection.
 			"down.test": down,
 			// DSNs to the VERP return path come back to Touchline.
@@ -281,7 +288,7 @@ func (r *rig) dsn(addr string) []byte {
 
 // TestPostfixBouncesAndDovecotReplies: a cadence sends through Postfix as
 // the rep's provider; Postfix's own DSNs for an unknown user, a full
-// mailbox and an unreachable domain come back to Touchline's inbound SMTP
+// mailbox, an unreachable domain and a blocklisted sender come back to Touchline's inbound SMTP
 // server at the VERP address and are classified and applied; replies that
 // Postfix delivers into the rep's Dovecot mailbox are read by Touchline's
 // IMAP poller, classified, and stay unread.
@@ -301,7 +308,7 @@ func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leads := []string{"ok1@acme.test", "ok2@acme.test", "gone@acme.test", "full@acme.test", "someone@down.test"}
+	leads := []string{"ok1@acme.test", "ok2@acme.test", "gone@acme.test", "full@acme.test", "someone@down.test", "lee@strict.test"}
 	req := sequencer.EnrollRequest{Start: "now"}
 	for _, e := range leads {
 		req.Leads = append(req.Leads, store.LeadInput{Email: e, FirstName: "Lee"})
@@ -342,7 +349,7 @@ func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
 	}
 
 	// The bounces: each comes back as Postfix wrote it.
-	bounced := []string{"gone@acme.test", "full@acme.test", "someone@down.test"}
+	bounced := []string{"gone@acme.test", "full@acme.test", "someone@down.test", "lee@strict.test"}
 	waitFor(t, "Postfix's DSNs at Touchline's inbound SMTP server", func() bool {
 		for _, e := range bounced {
 			if r.dsn(e) == nil {
@@ -363,6 +370,9 @@ func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
 		// Connection refused until the queue lifetime ran out: 4.4.1, the
 		// address may well work later.
 		"someone@down.test": {classify.Soft, "", "4.4."},
+		// 554 5.7.1 naming a blocklist: the sender's trouble, not the
+		// address's.
+		"lee@strict.test": {classify.Sender, "blocklist", "5.7.1"},
 	}
 	for _, e := range bounced {
 		raw := r.dsn(e)
@@ -409,10 +419,16 @@ func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
 	if e := enr("gone@acme.test"); e.State != "stopped" || e.StateReason != "bounced" || !suppressed("gone@acme.test") {
 		t.Errorf("unknown user: enrollment %s (%s), suppressed %v; want stopped by the hard bounce", e.State, e.StateReason, suppressed("gone@acme.test"))
 	}
-	for _, s := range []string{"full@acme.test", "someone@down.test"} {
+	for _, s := range []string{"full@acme.test", "someone@down.test", "lee@strict.test"} {
 		if e := enr(s); e.State == "stopped" || suppressed(s) {
-			t.Errorf("%s: enrollment %s (%s), suppressed %v; a soft bounce only counts", s, e.State, e.StateReason, suppressed(s))
+			t.Errorf("%s: enrollment %s (%s), suppressed %v; a soft bounce or a sender rejection only counts", s, e.State, e.StateReason, suppressed(s))
 		}
+	}
+
+	// The blocklisting is held against the mailbox at strict.test: it
+	// backs off there.
+	if bo, err := r.st.Backoffs(ctx, mb.ID); err != nil || len(bo) != 1 || bo[0].Provider != "strict.test" || bo[0].Level < 1 {
+		t.Errorf("back-offs of the rep's mailbox %+v (%v), want strict.test's", bo, err)
 	}
 
 	// The replies. The two leads that got their first touch answer it
