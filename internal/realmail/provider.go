@@ -67,9 +67,9 @@ type Provider struct {
 // field, and demands STARTTLS.
 const imapIP = "127.0.0.2"
 
-// DeliveryTimeout bounds each wait for the servers to start or stop. A
+// ServerTimeout bounds each wait for the servers to start or stop. A
 // failure bound, not a margin: the waits end as soon as the event happens.
-var DeliveryTimeout = 60 * time.Second
+var ServerTimeout = 60 * time.Second
 
 // Start runs a provider for the rest of tb, or skips tb (see [Require]).
 // On failure of tb the servers' logs are written to the test log.
@@ -450,9 +450,9 @@ service auth {
 }
 
 // waitReady waits until addr greets with prefix and every file exists, or
-// the process exits, or DeliveryTimeout passes.
+// the process exits, or ServerTimeout passes.
 func (p *Provider) waitReady(pr *proc, addr, prefix string, files ...string) error {
-	deadline := time.Now().Add(DeliveryTimeout)
+	deadline := time.Now().Add(ServerTimeout)
 	for {
 		err := greets(addr, prefix)
 		if err == nil {
@@ -472,7 +472,7 @@ func (p *Provider) waitReady(pr *proc, addr, prefix string, files ...string) err
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %v", DeliveryTimeout, err)
+			return fmt.Errorf("not ready after %v: %v", ServerTimeout, err)
 		}
 	}
 }
@@ -553,7 +553,7 @@ func startProc(tb testing.TB, path string, args ...string) (*proc, error) {
 		pr.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-pr.done:
-		case <-time.After(DeliveryTimeout):
+		case <-time.After(ServerTimeout):
 			syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
 			<-pr.done
 		}
