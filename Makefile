@@ -26,7 +26,7 @@ demo: build ## no database: clean examples/prospects.csv with the CLI against th
 	@mkdir -p $(OUT)
 	./$(BIN) demo --list examples/prospects.csv --answers examples/prospects.answers.csv --output $(OUT)/prospects.cleaned.csv
 
-test: vet chromium ## go vet, then every test with the race detector (database: DATABASE_URL, else a throwaway local cluster)
+test: vet chromium mailservers ## go vet, then every test with the race detector (database: DATABASE_URL, else a throwaway local cluster)
 	@url=$$(deploy/local-postgres.sh url) || { echo "make test: no database (see above)" >&2; exit 1; }; \
 	echo "TOUCHLINE_TEST_DATABASE_URL=$$url $(GO) test -race -count=1 ./..."; \
 	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 ./...
@@ -44,6 +44,28 @@ chromium: ## install Debian's chromium for the dashboard's browser test, when mi
 		{ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null 2>&1 || \
 		  { $$sudo apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null; }; } || \
 		echo "make: installing chromium failed (see apt-get above); the dashboard's browser test will skip, and fail in CI" >&2; \
+	fi
+
+# The real-mail tests (internal/realmail) run Debian's Postfix and Dovecot
+# as private instances on loopback ports, with their own configuration.
+# Quiet when they are there; otherwise installed as root, or with sudo
+# when that needs no password, else a warning (the tests then skip, and
+# fail in CI). Postfix is installed unconfigured and the system services
+# the packages start are stopped and disabled: nothing is left on 25 or 143.
+MAILSERVER_PKGS := postfix dovecot-imapd dovecot-lmtpd
+.PHONY: mailservers
+mailservers: ## install Debian's postfix and dovecot for the real-mail tests, when missing
+	@if [ ! -x /usr/lib/postfix/sbin/master ] || [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/lmtp ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+		else echo "make: postfix and dovecot are missing and cannot be installed here (not root, no passwordless sudo); the real-mail tests (internal/realmail) will skip, and fail in CI. Install them with: sudo apt-get install -y $(MAILSERVER_PKGS)" >&2; exit 0; fi; \
+		echo "make: installing $(MAILSERVER_PKGS) (Debian packages) for the real-mail tests, in which Touchline sends through Postfix, reads its DSNs and polls Dovecot over IMAP; the tests run their own instances, so the system services are left stopped and disabled..."; \
+		echo "postfix postfix/main_mailer_type select No configuration" | $$sudo debconf-set-selections 2>/dev/null; \
+		if { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 $(MAILSERVER_PKGS) >/dev/null 2>&1 || \
+		  { $$sudo apt-get update -q -o DPkg::Lock::Timeout=300 >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 $(MAILSERVER_PKGS) >/dev/null; }; }; then \
+			if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now -q postfix dovecot >/dev/null 2>&1 || true; \
+			else for s in postfix dovecot; do $$sudo service $$s stop >/dev/null 2>&1 || true; done; fi; \
+		else echo "make: installing $(MAILSERVER_PKGS) failed (see apt-get above); the real-mail tests will skip, and fail in CI" >&2; fi; \
 	fi
 
 .PHONY: db db-stop
