@@ -195,7 +195,7 @@ func deliveryStatus(root *entity) (res Result, ok bool) {
 		diag := typedValue(b.get("diagnostic-code"))
 		st := diagnosticStatus(b.get("status"), diag, action != "delayed")
 		if action == "" {
-			switch st.class {
+			switch st.Class {
 			case 2:
 				action = "delivered"
 			case 4:

@@ -102,8 +102,8 @@ func textBounce(root *entity, h textproto.MIMEHeader, subject string) (Result, b
 			action = "delayed"
 		}
 		st := diagnosticStatus("", r.Diagnostic, !delayed)
-		if delayed && st.class == 5 && parseStatus(" "+r.Diagnostic).class != 5 {
-			st.class = 4
+		if delayed && st.Class == 5 && parseStatus(" "+r.Diagnostic).Class != 5 {
+			st.Class = 4
 		}
 		r.Status, r.Action = st.String(), action
 		r.Kind, r.Reason = kindOf(st, action, r.Diagnostic)
@@ -163,7 +163,7 @@ func addRecipient(list []Recipient, r Recipient) []Recipient {
 	r.Address = cleanAddress(r.Address)
 	for i := range list {
 		if strings.EqualFold(list[i].Address, r.Address) {
-			if !parseStatus(" "+list[i].Diagnostic).valid() && parseStatus(" "+r.Diagnostic).valid() {
+			if !parseStatus(" "+list[i].Diagnostic).Valid() && parseStatus(" "+r.Diagnostic).Valid() {
 				list[i].Diagnostic = r.Diagnostic
 			}
 			return list
