@@ -348,6 +348,14 @@ func permanent(code int, e Enhanced, w Signals, stage Stage) Cause {
 		if policy && !notFound {
 			return senderCause(e, w)
 		}
+		if !notFound && w.Has(SaysFull) {
+			return MailboxFull
+		}
+		if !notFound && w.Has(SaysSize) {
+			// "550 5.1.1 ... max message size exceeded": the words name
+			// another cause the code does not.
+			return MessageRejected
+		}
 		switch e.Detail {
 		case 2:
 			if w.Has(SaysDNSTrouble) {

@@ -79,7 +79,7 @@ var lists = []struct {
 }{
 	{SaysNotFound, []string{
 		"user unknown", "unknown user", "no such user", "no such recipient", "no such mailbox",
-		"no such address", "no such account", "no mailbox", "no mail box", "mailbox unavailable", "mailbox not found",
+		"no such address", "no such account", "no mailbox", "no mail box", "mail box not found", "mailbox unavailable", "mailbox not found",
 		"mailbox does not exist", "mailbox doesn't exist", "does not exist", "doesn't exist", "not exist",
 		"recipnotfound", "recipientnotfound", "recipient not found", "user not found", "address not found",
 		"unknown recipient", "recipient unknown", "invalid recipient", "invalid mailbox", "not a valid mailbox",
@@ -87,7 +87,7 @@ var lists = []struct {
 		"no such person", "bad destination mailbox", "account that you tried to reach does not",
 		"is not a known user", "unknown local part", "addressee unknown", "address couldn't be found",
 		"address could not be found", "wasn't found at", "was not found at", "not our customer",
-		"no longer available", "has moved", "no such local user", "doesn't have a", "does not have a",
+		"no longer available", "has moved", "no such local user", "user doesn't have a", "user does not have a",
 		"not listed in domino", "not listed in public name", "invalid address", "undeliverable address",
 		"recipient address rejected: user", "bad recipient", "user not known", "unknown or illegal",
 		"no longer on server", "not an active address", "recipient rejected", "mailbox unallocated",
@@ -177,8 +177,7 @@ var lists = []struct {
 		"maximum message size", "maximum inbound message size", "sizelimit", "message length exceeds",
 	}},
 	{SaysContent, []string{
-		"content", "virus", "attachment", "message rejected", "header", "looping", "loop",
-		"too many hops", "resent from",
+		"content", "virus", "attachment", "message rejected", "header", "resent from",
 	}},
 	{SaysRecipientRejected, []string{"recipient address rejected"}},
 	{SaysSyntax, []string{"syntax", "malformed address", "address format"}},
