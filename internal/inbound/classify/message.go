@@ -305,7 +305,7 @@ func guessBoundary(body []byte) string {
 	seen := map[string]bool{}
 	for _, line := range bytes.Split(body, []byte("\n")) {
 		line = bytes.TrimRight(line, "\r \t")
-		if len(line) < 4 || !bytes.HasPrefix(line, []byte("--")) || bytes.ContainsAny(line, " \t") {
+		if len(line) < 3 || !bytes.HasPrefix(line, []byte("--")) || bytes.ContainsAny(line, " \t") {
 			continue
 		}
 		b := string(bytes.TrimSuffix(line[2:], []byte("--")))

@@ -89,8 +89,18 @@ func cleanAddress(a string) string {
 		}
 	}
 	a = strings.Trim(a, "<>' \t")
+	if strings.HasPrefix(a, "@") {
+		// An RFC 5321 §4.1.2 source route ("@relay.example:jane@example.com"):
+		// the mailbox is after the colon; a host alone names no mailbox.
+		if i := strings.LastIndexByte(a, ':'); i > 0 {
+			a = a[i+1:]
+		} else {
+			return ""
+		}
+	}
 	a = decodeXtext(a)
-	if strings.HasPrefix(a, "\"") && strings.Count(a, "\"") == 1 {
+	if strings.Count(a, "\"") == 1 || strings.HasPrefix(a, "\"") && strings.HasSuffix(a, "\"") {
+		// A stray quote around the whole address, not a quoted local part.
 		a = strings.Trim(a, "\"")
 	}
 	return strings.TrimSuffix(a, ".")
@@ -101,7 +111,14 @@ func cleanAddress(a string) string {
 // host named without a mailbox), "LOCAL;<f.b>" and X.400 names are not.
 func isAddress(a string) bool {
 	at := strings.LastIndexByte(a, '@')
-	if at <= 0 || at == len(a)-1 || strings.ContainsAny(a, " \t<>,") {
+	if at <= 0 || at == len(a)-1 {
+		return false
+	}
+	local := a[:at]
+	if !(len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"') && strings.ContainsAny(local, " \t<>,") ||
+		strings.ContainsAny(a[at:], " \t<>,\"") {
+		// White space is only allowed in a quoted local part (RFC 5321
+		// §4.1.2 Quoted-string).
 		return false
 	}
 	d := a[at+1:]
