@@ -40,6 +40,11 @@ func (s Signals) Has(sig Signal) bool { return Signal(s)&sig != 0 }
 // "Invalid-Recipient" and "invalid  recipient" read alike.
 func Words(text string) Signals {
 	t := Normalize(text)
+	for _, hedge := range []string{"may not exist", "might not exist", "may no longer exist"} {
+		// A guess ("the group you tried to contact may not exist, or you
+		// may not have permission to post", Google Groups) states nothing.
+		t = strings.ReplaceAll(t, hedge, "")
+	}
 	var s Signal
 	for _, l := range lists {
 		if containsAny(t, l.words) {
@@ -98,7 +103,7 @@ var lists = []struct {
 		"invalid email address", "email address is marked as invalid", "could not be found, or was misspelled",
 		"failed to locate", "fails to locate", "did not exactly match", "final email delivery point",
 		"destination mailbox", "mailbox is not valid", "no account", "account does not exist", "not found in directory",
-		"no such mail", "user is unknown", "unknown mailbox", "unknown account",
+		"no such mail", "user is unknown", "unknown mailbox", "unknown account", "recipient name is not recognized",
 	}},
 	{SaysHostNotFound, []string{
 		"host not found", "host unknown", "unknown host", "no such domain", "domain not found",
@@ -151,7 +156,7 @@ var lists = []struct {
 		"banned", "prohibited", "abuse", "client host", "your ip", "ip address", "not permitted",
 		"rejected by", "refused", "not allowed to send", "not accepting mail from", "helo", "ehlo",
 		"requires confirmation", "not pre approved", "sender block", "envelope blocked",
-		"not accepting mail with attachments", "administrative prohibition",
+		"not accepting mail with attachments", "administrative prohibition", "permission to post",
 	}},
 	{SaysRelay, []string{
 		"relay access denied", "relaying denied", "relay denied", "unable to relay", "relay not permitted",

@@ -333,7 +333,10 @@ func prose(line string, i int) bool {
 			return true
 		}
 	}
-	return len(strings.Fields(line[:i])) >= 6
+	// A line that states the failure ("There was an error delivering
+	// your mail to <x>", "Sorry, unable to deliver your message to x")
+	// names a recipient however long it is.
+	return len(strings.Fields(line[:i])) >= 6 && !containsAny(l, failureWords) && !strings.Contains(l, "deliver")
 }
 
 // originalAddresses returns the addresses the returned message was sent
