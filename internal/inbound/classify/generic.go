@@ -100,7 +100,7 @@ var reHeaderLine = regexp.MustCompile(`(?i)^\s*>?\s*(from|sender|reply-to|return
 // mail-system mailboxes are never recipients.
 func genericRecipients(text string, h textproto.MIMEHeader, original map[string]bool) []Recipient {
 	own := map[string]bool{}
-	for _, name := range []string{"To", "Cc", "From", "Reply-To", "Return-Path", "Sender", "Delivered-To", "X-Original-To", "Envelope-To"} {
+	for _, name := range []string{"To", "Cc", "From", "Reply-To", "Return-Path", "Sender", "Delivered-To", "Envelope-To"} {
 		for _, v := range h[name] {
 			for _, a := range reCandidate.FindAllString(v, -1) {
 				own[strings.ToLower(cleanCandidate(a))] = true

@@ -3,6 +3,7 @@ package classify
 import (
 	"net/textproto"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -46,6 +47,8 @@ var originalMarkers = []string{
 	"original message as received",
 	"message text follows",
 	"unsent message below",
+	"unsent message follows",
+	"no message was collected",
 	"headers of the original message",
 	"the original message headers",
 	"original message:",
@@ -121,6 +124,9 @@ func textBounce(root *entity, h textproto.MIMEHeader, subject, strong string) (R
 		rule, rcpts = "dsn:text", genericRecipients(text, h, originalAddresses(root, full, text))
 		if len(rcpts) == 0 {
 			rcpts = aolRecipients(text, h)
+		}
+		if len(rcpts) == 0 {
+			rcpts = namedInOriginal(text, originalAddresses(root, full, text))
 		}
 	}
 	res := Result{Class: ClassBounce, Rule: rule}
@@ -437,4 +443,34 @@ func aolRecipients(text string, h textproto.MIMEHeader) []Recipient {
 		break
 	}
 	return out
+}
+
+// namedInOriginal serves bounces that name the failed mailbox by its local
+// part alone ("thomas.doe    No matches to nameserver query", V5 Sendmail's
+// "... <@example.jp>"): an address the returned copy was sent to whose
+// local part the bounce's text names as a word is the recipient.
+func namedInOriginal(text string, original map[string]bool) []Recipient {
+	lower := strings.ToLower(text)
+	var addrs []string
+	for a := range original {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	var out []Recipient
+	for _, a := range addrs {
+		local := a[:strings.LastIndexByte(a, '@')]
+		if len(local) < 3 || mailSystemLocal(a) {
+			continue
+		}
+		i := strings.Index(lower, local)
+		if i < 0 || i > 0 && !isBoundary(lower[i-1]) || i+len(local) < len(lower) && !isBoundary(lower[i+len(local)]) {
+			continue
+		}
+		out = addRecipient(out, Recipient{Address: a, Diagnostic: diagnosisNear(text, local)})
+	}
+	return out
+}
+
+func isBoundary(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '<' || c == '>' || c == '"' || c == '\'' || c == ':' || c == ','
 }
