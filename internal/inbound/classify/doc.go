@@ -60,7 +60,9 @@
 //     "delayed".
 //
 //     A message from a mail system - a MAILER-DAEMON, postmaster or
-//     similar sender, an X-Failed-Recipients field, a multipart/report, a
+//     similar sender, mailing-list software (-bounces, -owner, -request,
+//     Majordomo, LISTSERV, ezmlm, fml, X-List-Administrivia), an
+//     X-Failed-Recipients field, a multipart/report, a
 //     bounce subject in English, German, French, Italian, Spanish, Dutch,
 //     Portuguese, the Nordic languages, Polish, Russian, Japanese or
 //     Chinese (not when it reads as a person's "Re:" without failure

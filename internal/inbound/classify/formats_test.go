@@ -150,11 +150,12 @@ func TestJapaneseCarrierBounce(t *testing.T) {
 func TestMailSystemsAreNeverHuman(t *testing.T) {
 	t.Parallel()
 	for name, raw := range map[string]string{
-		"mailer-daemon notice": "From: MAILER-DAEMON@mx.example.net\r\nTo: rep@acme-sales.example\r\nSubject: Notice\r\n\r\nSomething happened to your message.\r\n",
-		"null return path":     "Return-Path: <>\r\nFrom: robot@example.net\r\nTo: rep@acme-sales.example\r\nSubject: Hello\r\n\r\nThis is a notification.\r\n",
-		"bounce subject":       "From: admin@example.net\r\nTo: rep@acme-sales.example\r\nSubject: Undeliverable: Quick question\r\n\r\nThe message could not be handled.\r\n",
-		"x-failed-recipients":  "From: someone@example.net\r\nX-Failed-Recipients: jane@example.com\r\nTo: rep@acme-sales.example\r\nSubject: Hi\r\n\r\nThe following address failed.\r\n",
-		"japanese subject":     "From: info@example.jp\r\nTo: rep@acme-sales.example\r\nSubject: =?UTF-8?B?44Oh44O844Or6YWN5L+h44Ko44Op44O8?=\r\n\r\nText.\r\n",
+		"mailer-daemon notice":  "From: MAILER-DAEMON@mx.example.net\r\nTo: rep@acme-sales.example\r\nSubject: Notice\r\n\r\nSomething happened to your message.\r\n",
+		"null return path":      "Return-Path: <>\r\nFrom: robot@example.net\r\nTo: rep@acme-sales.example\r\nSubject: Hello\r\n\r\nThis is a notification.\r\n",
+		"bounce subject":        "From: admin@example.net\r\nTo: rep@acme-sales.example\r\nSubject: Undeliverable: Quick question\r\n\r\nThe message could not be handled.\r\n",
+		"x-failed-recipients":   "From: someone@example.net\r\nX-Failed-Recipients: jane@example.com\r\nTo: rep@acme-sales.example\r\nSubject: Hi\r\n\r\nThe following address failed.\r\n",
+		"japanese subject":      "From: info@example.jp\r\nTo: rep@acme-sales.example\r\nSubject: =?UTF-8?B?44Oh44O844Or6YWN5L+h44Ko44Op44O8?=\r\n\r\nText.\r\n",
+		"mailing-list software": "From: sales-talk-bounces@lists.example.org\r\nTo: rep@acme-sales.example\r\nSubject: Your message to Sales-talk awaits moderator approval\r\n\r\nYour mail to 'Sales-talk' is being held until the list moderator can review it.\r\n",
 	} {
 		res, err := Classify([]byte(raw))
 		if err != nil || res.Class == ClassHumanReply {

@@ -16,7 +16,11 @@ import (
 
 // reBounceSubject matches the subjects mail systems give failure and delay
 // notices, in the languages they are usually written in.
-var reBounceSubject = regexp.MustCompile(`(?i)(undeliver|undelivered|delivery status notification|delivery notification|delivery report|mail delivery|delivery fail|failure notice|failure delivery|failed mail|mail failed|failed delivery|returned mail|return(ed)? to sender|delivery has failed|delivery problem|message not delivered|not delivered|could not be delivered|couldn't be delivered|non.?delivery|nondeliverable|mail could not|delivery warning|mail delivery warning|message delayed|delayed mail|delivery delayed|warning: message|mail system error|permanent delivery failure|processing error|error during delivery|delivery failure|non remis|non distribuable|unzustellbar|nicht zustellbar|non recapitabile|no se puede entregar|no entregado|onbestelbaar|não entregue|olevererbart|kan ikke leveres|ikke leveret|nie dostarczono|недоставлен|не доставлено|配信|不達|未配達|送信エラー|送信できません|エラーメール|返送|邮件传输失败|退信|未能送达|投递失败)`)
+var reBounceSubject = regexp.MustCompile(`(?i)(undeliver|undelivered|delivery status notification|delivery notification|delivery report|mail delivery|delivery fail|failure notice|failure delivery|failed mail|mail failed|failed delivery|returned mail|return(ed)? to sender|delivery has failed|delivery problem|message not delivered|not delivered|could not be delivered|couldn't be delivered|non.?delivery|nondeliverable|mail could not|delivery warning|mail delivery warning|message delayed|delayed mail|delivery delayed|warning: message|mail system error|system error message|permanent delivery failure|processing error|error during delivery|delivery failure|non remis|non distribuable|unzustellbar|nicht zustellbar|non recapitabile|no se puede entregar|no entregado|onbestelbaar|não entregue|olevererbart|kan ikke leveres|ikke leveret|nie dostarczono|недоставлен|не доставлено|配信|不達|未配達|送信エラー|送信できません|エラーメール|返送|邮件传输失败|退信|未能送达|投递失败)`)
+
+// reListSoftware matches the addresses mailing-list software writes from
+// (Mailman's -bounces and -owner, Majordomo and LISTSERV, ezmlm, fml).
+var reListSoftware = regexp.MustCompile(`(?i)[a-z0-9._-]+-(bounces|owner|request)(\+[^@]*)?@|\bowner-[a-z0-9._-]+@|\b(majordomo|listserv|mailman|ezmlm|fml)@`)
 
 // mailSystemFrom reports whether a From or Sender names a mail system.
 func mailSystemFrom(h textproto.MIMEHeader) bool {
@@ -32,6 +36,9 @@ func mailSystemFrom(h textproto.MIMEHeader) bool {
 		}
 		if strings.HasPrefix(strings.TrimSpace(v), "imss@") || strings.Contains(v, "<imss@") {
 			return true // Trend Micro InterScan
+		}
+		if reListSoftware.MatchString(v) {
+			return true
 		}
 	}
 	return false
@@ -57,6 +64,10 @@ func strongMailSystem(root *entity, h textproto.MIMEHeader, subject string) stri
 		return "from"
 	case h.Get("X-Failed-Recipients") != "":
 		return "x-failed-recipients"
+	case h.Get("X-List-Administrivia") != "", h.Get("X-Ml-Error") != "", h.Get("X-Ml-Name") != "" && strings.Contains(strings.ToLower(subject), "error"):
+		// Mailing-list software (Mailman, fml) writing about a message,
+		// not a member writing to the list.
+		return "from"
 	case root.find("multipart/report") != nil:
 		return "report"
 	case reBounceSubject.MatchString(subject):
