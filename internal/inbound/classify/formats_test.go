@@ -167,4 +167,8 @@ func TestMailSystemsAreNeverHuman(t *testing.T) {
 	if res.Class != ClassHumanReply {
 		t.Errorf("person's reply: %s (%s)", res.Class, res.Rule)
 	}
+	res, _ = Classify([]byte("From: jane@example.com\r\nTo: rep@acme-sales.example\r\nSubject: Re: parcel not delivered\r\n\r\nThe parcel was not delivered to our office; please write to ops@example.com about it.\r\n"))
+	if res.Class != ClassHumanReply {
+		t.Errorf("person's reply about a parcel: %s (%s) %+v", res.Class, res.Rule, res.Recipients)
+	}
 }

@@ -88,8 +88,13 @@ func textBounce(root *entity, h textproto.MIMEHeader, subject, strong string) (R
 	text := cutOriginal(full)
 	lower := strings.ToLower(text)
 	failure := containsAny(lower, failureWords) || containsAny(lower, delayWords)
-	if strong == "subject" && replyPrefix(subject) && !failure {
-		// "Re: delivery report for Q3" from a person.
+	if strong == "subject" && replyPrefix(subject) && !(failure && containsAny(lower, []string{
+		"your message", "the message", "this message", "following recipient", "following address",
+		"following user", "mail could not", "original message",
+	})) {
+		// "Re: delivery report for Q3", "Re: the parcel was not delivered"
+		// from a person. A mail system that keeps the reply prefix
+		// ("RE: ... : non remis") still talks about "your message".
 		strong = ""
 	}
 	weak := nullReturnPath(h) || strings.HasPrefix(strings.ToLower(h.Get("Auto-Submitted")), "auto-")
