@@ -160,7 +160,7 @@ var lists = []struct {
 	}},
 	{SaysRelay, []string{
 		"relay access denied", "relaying denied", "relay denied", "unable to relay", "relay not permitted",
-		"as a relay", "relaying not allowed", "not a relay", "allowed rcpthosts", "we do not relay", "relay",
+		"as a relay", "relaying not allowed", "not a relay", "allowed rcpthosts", "we do not relay", "relaying",
 	}},
 	{SaysSender, []string{
 		"sender address rejected", "sender verify", "sender verification", "sender domain", "sender rejected",
