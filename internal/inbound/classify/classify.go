@@ -95,12 +95,17 @@ func Classify(raw []byte) (Result, error) {
 	if r, ok := complaint(root); ok {
 		return finish(r)
 	}
-	// 2. Delivery status (RFC 3464), then the bounces that carry none.
+	// 2. Delivery status: RFC 3464 reports, provider JSON notifications,
+	// then the bounces that carry neither, read from their text.
+	strong := strongMailSystem(root, h, subject)
+	if r, ok := providerNotice(root); ok {
+		return finish(r)
+	}
 	if r, ok := deliveryStatus(root); ok {
 		if len(r.Recipients) > 0 || r.Class == ClassUnknown {
 			return finish(r)
 		}
-		if t, ok := textBounce(root, h, subject); ok && len(t.Recipients) > 0 {
+		if t, ok := textBounce(root, h, subject, "report"); ok && len(t.Recipients) > 0 {
 			if t.OriginalMessageID == "" {
 				t.OriginalMessageID = r.OriginalMessageID
 			}
@@ -109,17 +114,23 @@ func Classify(raw []byte) (Result, error) {
 		r.Class, r.Rule = ClassUnknown, "dsn:unparsed"
 		return finish(r)
 	}
-	if r, ok := textBounce(root, h, subject); ok {
-		return finish(r)
-	}
-	if rep := root.find("multipart/report"); rep != nil {
+	rep := root.find("multipart/report")
+	if rep != nil && rep.params["report-type"] != "" {
 		// RFC 6522 reports of other kinds: read receipts (RFC 8098),
 		// TLS or DMARC reports. Not a reply.
-		typ := strings.ToLower(rep.params["report-type"])
-		if typ == "" {
-			typ = "unknown"
-		}
-		return finish(Result{Class: ClassUnknown, Rule: "report:" + typ, OriginalMessageID: originalHeaderID(rep)})
+		return finish(Result{Class: ClassUnknown, Rule: "report:" + strings.ToLower(rep.params["report-type"]), OriginalMessageID: originalHeaderID(rep)})
+	}
+	if r, ok := textBounce(root, h, subject, strong); ok {
+		return finish(r)
+	}
+	if rep != nil {
+		// A report that does not say its type, and no failure in its text.
+		return finish(Result{Class: ClassUnknown, Rule: "report:unknown", OriginalMessageID: originalHeaderID(rep)})
+	}
+	if strong != "" && !(strong == "subject" && replyPrefix(subject)) {
+		// Written by a mail system, but no failure could be read from it:
+		// never a person's reply, and nothing to infer about an address.
+		return finish(Result{Class: ClassUnknown, Rule: "dsn:unparsed", OriginalMessageID: originalHeaderID(root)})
 	}
 
 	text, _ := root.bodyText()
@@ -137,6 +148,18 @@ func Classify(raw []byte) (Result, error) {
 		r := Result{Class: ClassAutoReply, Rule: rule, Snippet: snippet(fresh)}
 		r.ReturnDate = returnDate(subject+"\n"+fresh, ref, err == nil)
 		return finish(r)
+	}
+
+	if challengeResponse(fresh) {
+		// A challenge/response system asking the sender to prove itself:
+		// an automatic answer (RFC 3834), not the person.
+		return finish(Result{Class: ClassAutoReply, Rule: "auto:challenge-response", Snippet: snippet(fresh)})
+	}
+	if nullReturnPath(h) {
+		// RFC 5321 §4.5.5: only notifications use the null reverse path;
+		// a person's reply does not. Not a reply, though nothing more is
+		// known.
+		return finish(Result{Class: ClassUnknown, Rule: "machine:null-return-path"})
 	}
 
 	// 4. Unsubscribe requests: short, and in the new text.
@@ -176,4 +199,16 @@ func references(h map[string][]string) []string {
 		}
 	}
 	return out
+}
+
+// challengeResponse reports the words of challenge/response anti-spam
+// systems that ask an unknown sender to confirm itself.
+func challengeResponse(text string) bool {
+	t := strings.ToLower(text)
+	return containsAny(t, []string{
+		"have your address added to", "to the recipient's allowed list", "sender not pre-approved",
+		"this account is protected by", "verify that you are a human", "prove that you are a human",
+		"confirm that you are a human", "approved senders list", "spam protection service requires",
+		"awaiting your verification", "verify your email address to deliver",
+	})
 }

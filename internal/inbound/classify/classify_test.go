@@ -212,6 +212,10 @@ func TestNotAMessage(t *testing.T) {
 
 func FuzzClassify(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.eml")
+	for _, pat := range []string{"testdata/corpora/*/*.txt", "testdata/corpora/*/*.msg"} {
+		more, _ := filepath.Glob(pat)
+		files = append(files, more...)
+	}
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -226,6 +230,11 @@ func FuzzClassify(f *testing.F) {
 		}
 		if res.Class == "" || res.Rule == "" {
 			t.Fatalf("empty verdict %+v", res)
+		}
+		for _, r := range res.Recipients {
+			if res.Class == ClassBounce && r.Address != "" && !isAddress(r.Address) {
+				t.Fatalf("recipient %q is not an address", r.Address)
+			}
 		}
 	})
 }

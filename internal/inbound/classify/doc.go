@@ -20,29 +20,74 @@
 //     Feedback-Type (abuse, fraud, virus, other, not-spam, auth-failure),
 //     lowercased; [Result.Recipients] lists its Original-Rcpt-To addresses
 //     (without Kind), when the reporter kept them.
-//  2. Delivery status ([ClassBounce]): an RFC 3464 multipart/report with
-//     report-type=delivery-status (or RFC 6533 global-delivery-status),
-//     rule "dsn:rfc3464", one [Recipient] per recipient whose Action is
-//     "failed" or "delayed"; a report whose recipients were all delivered,
-//     relayed or expanded is [ClassUnknown] with rule "dsn:success". Then the
-//     common bounces that carry no machine-readable report, read from their
-//     text: "dsn:exchange-ndr" (Exchange, Microsoft 365), "dsn:gmail",
-//     "dsn:postfix", "dsn:exim", "dsn:qmail". A message that looks like a
-//     bounce (a mailer-daemon sender and a bounce subject, or a report
-//     without recipients) but in which no recipient can be read is
-//     [ClassUnknown] with rule "dsn:unparsed": nothing is inferred about any
-//     address from it.
+//
+//  2. Delivery status ([ClassBounce]), in this order:
+//     - an RFC 3464 multipart/report with report-type=delivery-status (or
+//     RFC 6533 global-delivery-status), rule "dsn:rfc3464", one
+//     [Recipient] per recipient whose Action is "failed" or "delayed".
+//     A report whose recipients all succeeded - Action delivered, relayed,
+//     expanded or deliverable, or any 2.x.x Status (RFC 3463 §3.1), which
+//     decides even beside another Action - is [ClassUnknown], rule
+//     "dsn:success": a success is never a failure. Reports are read
+//     tolerantly: comments in Status ("5.0.0 (permanent failure)"), a Status
+//     without a code (its words join the diagnostic), "Action: failure",
+//     repeated address types, recipient blocks without blank lines between
+//     them, the report fields written into the text part, a multipart
+//     boundary lost from the header (the body's own delimiter is used),
+//     a report forwarded inside another message. The recipient is the
+//     Original-Recipient when that is an address (RFC 3464 §2.3.1: the
+//     address the sender wrote), else the Final-Recipient; X.400 names,
+//     "LOCAL;<user>" and a host alone ("@mx.example.org") are not
+//     addresses. RFC 6533 "\x{HEX}" and RFC 3461 xtext escapes are decoded.
+//     - an Amazon SES notification (JSON, by mail or wrapped in SNS):
+//     "dsn:ses-json" for bounces, "arf:ses-json" ([ClassComplaint]) for
+//     complaints, "dsn:success" for deliveries.
+//     - bounces without a report, read from their text: the formats of
+//     Exchange and Microsoft 365 ("dsn:exchange-ndr"), Gmail ("dsn:gmail"),
+//     qmail ("dsn:qmail"), Postfix ("dsn:postfix") and Exim ("dsn:exim");
+//     then, for every other mail system, the generic reader ("dsn:text"):
+//     the addresses in the bounce's own text (cut before the copy of the
+//     returned message), each with the words next to it, or the bounce's
+//     statement of the failure when nothing is next to it. Not recipients:
+//     the bounce's own header addresses (the sender it returns to),
+//     postmaster and mailer-daemon, addresses in URLs, quoted header lines
+//     and SMTP command echoes, an address introduced as a sender ("mail
+//     from x"), and addresses in sentences of advice unless the returned
+//     copy was sent to them. "(expanded from x)" and "(generated from x)"
+//     make x the recipient. X-Failed-Recipients (Exim) lists them when
+//     present. AOL names screen names only: name@aol.com. Words of delay
+//     ("will keep trying", "has not yet been delivered") make them
+//     "delayed".
+//
+//     A message from a mail system - a MAILER-DAEMON, postmaster or
+//     similar sender, mailing-list software (-bounces, -owner, -request,
+//     Majordomo, LISTSERV, ezmlm, fml, X-List-Administrivia), an
+//     X-Failed-Recipients field, a multipart/report, a
+//     bounce subject in English, German, French, Italian, Spanish, Dutch,
+//     Portuguese, the Nordic languages, Polish, Russian, Japanese or
+//     Chinese (not when it reads as a person's "Re:" without failure
+//     words), or a provider notification - is read here, before the
+//     auto-reply rules (bounces carry Precedence and Auto-Submitted too),
+//     and is never [ClassHumanReply]: when no recipient can be read it is
+//     [ClassUnknown] with rule "dsn:unparsed", and nothing is inferred about
+//     any address from it. A message with a null return path (RFC 5321
+//     §4.5.5) that matches no other rule is [ClassUnknown],
+//     "machine:null-return-path".
+//
 //  3. Auto-reply ([ClassAutoReply]): RFC 3834 Auto-Submitted other than "no"
 //     ("auto:auto-submitted"), X-Autoreply, X-Autorespond or X-Autoresponder
 //     ("auto:x-autoreply", "auto:x-autorespond"), Precedence auto_reply, bulk,
 //     junk or list ("auto:precedence"), X-Apple-Action: vacation
 //     ("auto:x-apple-action"), or an out-of-office subject
 //     ("auto:subject-LANG", LANG one of en, de, fr, es, pt, nl, it, sv, da,
-//     no, fi, or nordic for words the Scandinavian languages share).
+//     no, fi, or nordic for words the Scandinavian languages share), or a
+//     challenge/response system asking the sender to confirm itself
+//     ("auto:challenge-response").
 //     X-Auto-Response-Suppress is a request to others not to answer
 //     automatically; on its own it marks nothing (Outlook sets it on
 //     ordinary mail). [Result.ReturnDate] is the day the person says they
 //     are back, when the text says so (see below).
+//
 //  4. Unsubscribe ([ClassUnsubscribe]): a short reply - at most 40 words of
 //     new text, quotes and signature removed - that asks to be removed, in
 //     English, German, French, Spanish, Portuguese, Dutch, Italian or a
@@ -50,37 +95,67 @@
 //     whose new text is as short ("unsub:subject", as List-Unsubscribe
 //     mailto: links produce). The word in a long reply or in quoted text
 //     does not count.
+//
 //  5. Everything else is [ClassHumanReply] ("human"), except other reports
 //     (multipart/report of another type, such as read receipts), which are
 //     [ClassUnknown] with rule "report:TYPE".
 //
 // # Bounce kinds
 //
-// Each failed recipient gets a [BounceKind] from its RFC 3463 status code,
-// with the diagnostic text read only where the code leaves the question
-// open (the same policy as the verifier package: codes decide, text
-// refines):
+// Each failed recipient gets a [BounceKind] from package smtpreply's
+// reading of its status and diagnostic - the same reading the verifier
+// gives its RCPT probes, so an address gets the same answer at probe time
+// and at send time. Codes decide; the text refines what they leave open.
 //
-//   - [Hard], the address is bad: X.1.1 unknown user, X.1.2 unknown host,
-//     X.1.3 bad syntax, X.1.6 moved, X.1.10 null MX (RFC 7505), X.2.1
-//     disabled mailbox, X.4.4 unroutable, and an unexplained permanent
-//     failure whose text says the mailbox does not exist.
+// When codes disagree, these rules decide:
+//
+//   - Outer against inner: the report's Status field (the reporting MTA's
+//     summary) gives the class - whether the failure is final is its to say
+//     (RFC 3464 §2.3.4) - and the code in the remote server's reply quoted
+//     in Diagnostic-Code gives subject and detail when it is specific and
+//     differs ("5.1.0 Unknown address error" around "552 5.2.2 Mailbox
+//     full" is a full mailbox). A reply code whose class differs from its
+//     own enhanced code ("550 4.2.2") gives the class.
+//   - Code against words: X.1.x (address) stands unless the words are only
+//     about the sender's IP, rate, reputation or authentication ("550 5.1.1
+//     ... IP has sent to too many recipients this hour" is rate_limited),
+//     or name a full mailbox or a message size instead; X.7.x (policy)
+//     stands unless the words say the mailbox does not exist and nothing
+//     about policy (Gmail and Yandex "5.7.1 No such user"); a refusal of
+//     our envelope sender ("sender rejected", "sender address rejected",
+//     X.1.7, X.1.8) is the sender's whatever address it quotes; a
+//     statement that the mailbox does not exist outweighs other words
+//     ("550 5.1.1 ... does not exist").
+//   - DNS trouble ("Host not found, try again", "Malformed or unexpected
+//     name server reply", SERVFAIL, timeouts) is never a dead domain, even
+//     under 5.1.2 or 5.4.4; X.4.4 is an unknown host only when the words say
+//     the name does not exist.
+//
+// The kinds:
+//
+//   - [Hard], the address is bad: unknown user (mailbox_not_found), unknown
+//     domain (host_not_found), null MX (null_mx: X.1.10, or 5.7.27 and "host
+//     does not accept mail" written about the recipient's domain, RFC 7505),
+//     bad syntax, moved, disabled account (mailbox_disabled).
 //   - [Soft], try again later: every 4.x.x and every Action "delayed"
 //     (even when the cause is sender-side, because the message may still
-//     arrive), X.2.2 mailbox full, 5.4.7 expired, and permanent failures
-//     that say nothing about the address - the package errs towards not
-//     condemning an address on evidence that is not about it.
+//     arrive), X.2.2 mailbox full, X.4.7 expired, DNS trouble
+//     (dns_failure), and permanent failures that say nothing about the
+//     address (unknown) - the package errs towards not condemning an
+//     address on evidence that is not about it.
 //   - [Sender], the address is fine and the sender has a problem: X.7.x
-//     security and policy (5.7.1 blocks, 5.7.26 Gmail DMARC, 5.7.515
-//     Microsoft authentication), Gmail 4.7.26 to 4.7.32, X.1.7/X.1.8 bad
-//     sender, 5.3.4 and 5.6.x message rejected, and any rejection that
-//     names a blocklist (Spamhaus, Barracuda, "blocked using ...").
+//     security and policy, authentication (5.7.26 Gmail DMARC, 5.7.515
+//     Microsoft, SPF), blocklists, reputation and spam verdicts, rate
+//     limits, relay refusals, a refused envelope sender (sender_address),
+//     TLS required, and refusals of the message (message_rejected: X.3.4,
+//     X.2.3, X.6.x, size and content).
 //
 // [Recipient.Reason] is a short word for the cause: mailbox_not_found,
 // host_not_found, null_mx, moved, bad_syntax, mailbox_disabled,
-// mailbox_full, delayed, expired, temporary, authentication, blocklist,
-// reputation, rate_limited, policy, sender_address, message_rejected or
-// unknown.
+// mailbox_full, delayed, expired, temporary, dns_failure, authentication,
+// blocklist, reputation, rate_limited, policy, sender_address,
+// message_rejected, tls_required, suppressed (Amazon SES suppression list)
+// or unknown.
 //
 // # Return dates
 //

@@ -113,8 +113,13 @@ func parseEntity(h textproto.MIMEHeader, body []byte, depth int, count *int) *en
 	switch {
 	case strings.HasPrefix(e.mediaType, "multipart/"):
 		boundary := e.params["boundary"]
-		if boundary == "" {
-			return e
+		if boundary == "" || !bytes.Contains(e.body, []byte("--"+boundary)) {
+			// A boundary parameter lost to a broken header (a field run
+			// into the Content-Type line) or never written: take the
+			// delimiter the body itself uses (RFC 2046 §5.1.1).
+			if boundary = guessBoundary(e.body); boundary == "" {
+				return e
+			}
 		}
 		mr := multipart.NewReader(bytes.NewReader(e.body), boundary)
 		for *count < maxParts {
@@ -291,4 +296,23 @@ func msgIDs(v string) []string {
 		}
 	}
 	return ids
+}
+
+// guessBoundary returns the delimiter of a multipart body whose header did
+// not say it: the first line "--X" (X without white space) that occurs at
+// least twice.
+func guessBoundary(body []byte) string {
+	seen := map[string]bool{}
+	for _, line := range bytes.Split(body, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r \t")
+		if len(line) < 3 || !bytes.HasPrefix(line, []byte("--")) || bytes.ContainsAny(line, " \t") {
+			continue
+		}
+		b := string(bytes.TrimSuffix(line[2:], []byte("--")))
+		if seen[b] {
+			return b
+		}
+		seen[b] = true
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package classify
 import (
 	"net/textproto"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -12,8 +13,7 @@ import (
 // unknown format.
 
 var (
-	reBounceSubject = regexp.MustCompile(`(?i)(undeliverable|undelivered mail|undeliverable mail|delivery status notification|mail delivery failed|failure notice|returned mail|delivery failure|delivery has failed|message not delivered|could not be delivered|non remis|unzustellbar|nicht zustellbar|non recapitabile|no se puede entregar|onbestelbaar|no entregado|não entregue|olevererbart|kan ikke leveres|delayed mail|delivery delayed|warning: message .* delayed|mail system error)`)
-	reAddress       = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
+	reAddress = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
 	// An address alone on a line, maybe as "Name<mailto:a@b>" (Exchange).
 	reAddressLine = regexp.MustCompile(`^(?:[^<>@]*<(?:mailto:)?)?\s*([^\s<>@'"]+@[^\s<>@'"]+\.[A-Za-z]{2,})\s*>?\s*(?:\([^)]*\))?$`)
 	// "<jane@example.com>: ..." opens a recipient's paragraph in Postfix
@@ -27,53 +27,83 @@ var (
 
 // Markers after which a bounce quotes the message it returns.
 var originalMarkers = []string{
-	"--- below this line is a copy of the message",
-	"--- below the next line is a copy of the message",
-	"------ this is a copy of the message",
-	"------ this is a copy of your message",
-	"----- original message -----",
-	"original message headers:",
-	"----- the header of the original message is following",
-	"----- original message follows -----",
-	"----- transcript of session follows -----",
+	"below this line is a copy of the message",
+	"below the next line is a copy of the message",
+	"this is a copy of the message",
+	"this is a copy of your message",
+	"original message -----",
+	"original message headers",
+	"the header of the original message is following",
+	"original message follows",
+	"returned mail follows",
+	"returned message follows",
+	"message header follows",
+	"message headers follow",
+	"header of the source mail",
+	"the header and top",
+	"your message reads",
+	"summary of the undelivered message",
+	"copy of the original message",
+	"original message as received",
+	"message text follows",
+	"unsent message below",
+	"unsent message follows",
+	"no message was collected",
+	"headers of the original message",
+	"the original message headers",
+	"original message:",
+	"old message:",
+	"included below is the original",
+	"--- original message",
 }
 
+// cutOriginal returns the bounce's own text: what comes before the copy of
+// the message it returns (a marker line written by the bounce software, or
+// the first run of quoted header fields).
 func cutOriginal(text string) string {
 	lower := strings.ToLower(text)
 	cut := len(text)
 	for _, m := range originalMarkers {
-		if i := strings.Index(lower, m); i >= 0 && i < cut && m != "----- transcript of session follows -----" {
-			cut = i
+		if i := strings.Index(lower, m); i >= 0 && i < cut {
+			// Cut at the start of the marker's line.
+			cut = strings.LastIndexByte(lower[:i], '\n') + 1
 		}
+	}
+	if i := reQuotedHeaders.FindStringIndex(text[:cut]); i != nil {
+		cut = i[0]
 	}
 	return text[:cut]
 }
 
-func bounceSender(h textproto.MIMEHeader) bool {
-	from := strings.ToLower(headerText(h, "From"))
-	for _, w := range []string{"mailer-daemon", "mailer_daemon", "maildaemon", "mail-daemon", "postmaster@", "mail delivery", "microsoftexchange", "mailerdaemon"} {
-		if strings.Contains(from, w) {
-			return true
-		}
-	}
-	return strings.TrimSpace(h.Get("Return-Path")) == "<>"
-}
+// reQuotedHeaders is the start of a copied header section: a Received or
+// Return-Path field at the margin followed by more fields.
+var reQuotedHeaders = regexp.MustCompile(`(?m)^(Received: |Return-Path: |Return-path: )`)
 
-// textBounce recognises the common non-standard bounces.
-func textBounce(root *entity, h textproto.MIMEHeader, subject string) (Result, bool) {
-	sender := bounceSender(h)
-	subj := reBounceSubject.MatchString(subject)
-	if !sender && !subj {
-		return Result{}, false
-	}
+// textBounce recognises the bounces that carry no RFC 3464 report: the
+// formats of the common MTAs first, then, for mail from a mail system
+// that states a failure, the generic reader. strong is why the message
+// looks written by a mail system ("" when nothing says so).
+func textBounce(root *entity, h textproto.MIMEHeader, subject, strong string) (Result, bool) {
 	full, _ := root.bodyText()
 	text := cutOriginal(full)
 	lower := strings.ToLower(text)
+	failure := containsAny(lower, failureWords) || containsAny(lower, delayWords)
+	if strong == "subject" && replyPrefix(subject) && !(failure && containsAny(lower, []string{
+		"your message", "the message", "this message", "following recipient", "following address",
+		"following user", "mail could not", "original message",
+	})) {
+		// "Re: delivery report for Q3", "Re: the parcel was not delivered"
+		// from a person. A mail system that keeps the reply prefix
+		// ("RE: ... : non remis") still talks about "your message".
+		strong = ""
+	}
+	weak := nullReturnPath(h) || strings.HasPrefix(strings.ToLower(h.Get("Auto-Submitted")), "auto-")
+	if strong == "" && !(weak && failure) {
+		return Result{}, false
+	}
 	from := strings.ToLower(h.Get("From"))
 	lsubj := strings.ToLower(subject)
-	delayed := strings.Contains(lsubj, "delay") || strings.Contains(lower, "has been delayed") ||
-		strings.Contains(lower, "not yet been delivered") || strings.Contains(lower, "will retry") ||
-		strings.Contains(lower, "still trying") || strings.Contains(lower, "will keep trying")
+	delayed := delayNotice(subject, text)
 
 	var rule string
 	var rcpts []Recipient
@@ -95,6 +125,15 @@ func textBounce(root *entity, h textproto.MIMEHeader, subject string) (Result, b
 		strings.Contains(lower, "created automatically by mail delivery software"):
 		rule, rcpts = "dsn:exim", eximRecipients(text)
 	}
+	if len(rcpts) == 0 && (failure || reBounceSubject.MatchString(subject) || strong == "from" || strong == "x-failed-recipients") {
+		rule, rcpts = "dsn:text", genericRecipients(text, h, originalAddresses(root, full, text))
+		if len(rcpts) == 0 {
+			rcpts = aolRecipients(text, h)
+		}
+		if len(rcpts) == 0 {
+			rcpts = namedInOriginal(text, originalAddresses(root, full, text))
+		}
+	}
 	res := Result{Class: ClassBounce, Rule: rule}
 	for _, r := range rcpts {
 		action := "failed"
@@ -102,17 +141,14 @@ func textBounce(root *entity, h textproto.MIMEHeader, subject string) (Result, b
 			action = "delayed"
 		}
 		st := diagnosticStatus("", r.Diagnostic, !delayed)
-		if delayed && st.class == 5 && parseStatus(" "+r.Diagnostic).class != 5 {
-			st.class = 4
+		if delayed && st.Class == 5 && parseStatus(" "+r.Diagnostic).Class != 5 {
+			st.Class = 4
 		}
 		r.Status, r.Action = st.String(), action
 		r.Kind, r.Reason = kindOf(st, action, r.Diagnostic)
 		res.Recipients = append(res.Recipients, r)
 	}
 	if len(res.Recipients) == 0 {
-		if !(sender && subj) && rule == "" {
-			return Result{}, false
-		}
 		res.Class, res.Rule = ClassUnknown, "dsn:unparsed"
 	}
 	res.OriginalMessageID = originalHeaderID(root)
@@ -163,7 +199,7 @@ func addRecipient(list []Recipient, r Recipient) []Recipient {
 	r.Address = cleanAddress(r.Address)
 	for i := range list {
 		if strings.EqualFold(list[i].Address, r.Address) {
-			if !parseStatus(" "+list[i].Diagnostic).valid() && parseStatus(" "+r.Diagnostic).valid() {
+			if !parseStatus(" "+list[i].Diagnostic).Valid() && parseStatus(" "+r.Diagnostic).Valid() {
 				list[i].Diagnostic = r.Diagnostic
 			}
 			return list
@@ -243,6 +279,21 @@ func eximRecipients(text string) []Recipient {
 				break
 			}
 			diag = append(diag, n)
+		}
+		if len(diag) == 0 {
+			// Exim 4.8x and later write the reason as the next
+			// paragraph, at the margin: "SMTP error from remote server
+			// after RCPT command: ... 550 user unknown".
+			k := j
+			for k < len(lines) && strings.TrimSpace(lines[k]) == "" {
+				k++
+			}
+			if k < len(lines) && indent(lines[k]) == 0 && (strings.HasPrefix(strings.ToLower(strings.TrimSpace(lines[k])), "smtp error") ||
+				strings.Contains(strings.ToLower(lines[k]), "host ") && k+1 < len(lines)) {
+				for ; k < len(lines) && strings.TrimSpace(lines[k]) != ""; k++ {
+					diag = append(diag, lines[k])
+				}
+			}
 		}
 		out = addRecipient(out, Recipient{Address: addr, Diagnostic: joinTrim(diag)})
 		i = j - 1
@@ -355,4 +406,76 @@ func exchangeRecipients(text string) []Recipient {
 		out = addRecipient(out, Recipient{Address: m[1], Diagnostic: d})
 	}
 	return out
+}
+
+// replyPrefix reports whether a subject starts as a person's reply or
+// forward does.
+func replyPrefix(subject string) bool {
+	s := strings.ToLower(strings.TrimSpace(subject))
+	for _, p := range []string{"re:", "re ", "aw:", "sv:", "antw:", "vs:", "ref:", "fw:", "fwd:", "wg:", "tr:", "rv:"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// aolRecipients reads AOL's notices, which name the recipients by screen
+// name alone, indented under "the following recipients": the address is
+// the screen name at aol.com.
+func aolRecipients(text string, h textproto.MIMEHeader) []Recipient {
+	from := strings.ToLower(h.Get("From"))
+	if !strings.Contains(from, "@aol.com") {
+		return nil
+	}
+	lines := strings.Split(text, "\n")
+	var out []Recipient
+	for i, l := range lines {
+		if !strings.Contains(strings.ToLower(l), "following recipient") {
+			continue
+		}
+		reason := strings.TrimSpace(l)
+		for _, n := range lines[i+1:] {
+			t := strings.TrimSpace(n)
+			if t == "" && len(out) > 0 || indent(n) == 0 && t != "" {
+				break
+			}
+			if t == "" || strings.ContainsAny(t, " @<>") {
+				continue
+			}
+			out = addRecipient(out, Recipient{Address: strings.ToLower(t) + "@aol.com", Diagnostic: reason})
+		}
+		break
+	}
+	return out
+}
+
+// namedInOriginal serves bounces that name the failed mailbox by its local
+// part alone ("thomas.doe    No matches to nameserver query", V5 Sendmail's
+// "... <@example.jp>"): an address the returned copy was sent to whose
+// local part the bounce's text names as a word is the recipient.
+func namedInOriginal(text string, original map[string]bool) []Recipient {
+	lower := strings.ToLower(text)
+	var addrs []string
+	for a := range original {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	var out []Recipient
+	for _, a := range addrs {
+		local := a[:strings.LastIndexByte(a, '@')]
+		if len(local) < 3 || mailSystemLocal(a) {
+			continue
+		}
+		i := strings.Index(lower, local)
+		if i < 0 || i > 0 && !isBoundary(lower[i-1]) || i+len(local) < len(lower) && !isBoundary(lower[i+len(local)]) {
+			continue
+		}
+		out = addRecipient(out, Recipient{Address: a, Diagnostic: diagnosisNear(text, local)})
+	}
+	return out
+}
+
+func isBoundary(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '<' || c == '>' || c == '"' || c == '\'' || c == ':' || c == ','
 }
