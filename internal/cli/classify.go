@@ -33,10 +33,11 @@ type classified struct {
 	// message could not be read as one.
 	Error string `json:"error,omitempty"`
 
-	*verdict
+	*Verdict
 }
 
-type verdict struct {
+// Verdict is the classification part of a classified message.
+type Verdict struct {
 	Class             classify.Class        `json:"class"`
 	Rule              string                `json:"rule"`
 	Recipients        []classifiedRecipient `json:"recipients"`
@@ -244,7 +245,7 @@ func classifyOne(ctx context.Context, m *matcher, raw []byte, c *classified) err
 	if err != nil {
 		return err
 	}
-	v := &verdict{Class: res.Class, Rule: res.Rule, Recipients: []classifiedRecipient{},
+	v := &Verdict{Class: res.Class, Rule: res.Rule, Recipients: []classifiedRecipient{},
 		OriginalMessageID: res.OriginalMessageID, References: res.References, FeedbackType: res.FeedbackType,
 		ReturnDate: res.ReturnDate, Snippet: res.Snippet}
 	if v.References == nil {
@@ -261,7 +262,7 @@ func classifyOne(ctx context.Context, m *matcher, raw []byte, c *classified) err
 			v.From = strings.ToLower(a.Address)
 		}
 	}
-	c.verdict = v
+	c.Verdict = v
 	if m == nil {
 		return nil
 	}
@@ -371,7 +372,7 @@ func (o *classifyOutput) write(c classified) error {
 		_, err := io.WriteString(o.w, b.String())
 		return err
 	}
-	v := c.verdict
+	v := c.Verdict
 	fmt.Fprintf(&b, "%s\n", label)
 	field := func(name, format string, a ...any) {
 		fmt.Fprintf(&b, "  %-12s %s\n", name+":", fmt.Sprintf(format, a...))
