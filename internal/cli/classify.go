@@ -296,8 +296,11 @@ func classifyOne(ctx context.Context, m *matcher, raw []byte, c *classified) err
 		rep.Tried = append(rep.Tried, "verp: give --secret-key (or TOUCHLINE_SECRET_KEY), the server's key, to check the envelope recipient's token")
 	}
 	for _, t := range found.Tried {
-		if len(m.verpKey) == 0 && strings.HasPrefix(t, "verp: no VERP key") {
+		switch {
+		case len(m.verpKey) == 0 && strings.HasPrefix(t, "verp: no VERP key"):
 			continue // said above, with what to do
+		case t == "verp: no envelope recipient":
+			t += " (give --rcpt, the address the message was delivered to)"
 		}
 		rep.Tried = append(rep.Tried, t)
 	}
