@@ -338,3 +338,30 @@ func TestClassifyBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyExampleMbox keeps README.md's example true: the mbox in
+// examples/ holds a hard bounce, an out-of-office and a reply, at the
+// lines the README shows.
+func TestClassifyExampleMbox(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := run(t, "", "classify", "--format", "json", "../../examples/returned.mbox")
+	if code != ExitOK || stderr != "" {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := decodeLines(t, out)
+	want := []struct {
+		class classify.Class
+		line  int
+	}{{classify.ClassBounce, 1}, {classify.ClassAutoReply, 73}, {classify.ClassHumanReply, 90}}
+	if len(got) != len(want) {
+		t.Fatalf("%d messages, want %d:\n%s", len(got), len(want), out)
+	}
+	for i, w := range want {
+		if got[i].Verdict == nil || got[i].Class != w.class || got[i].Line != w.line {
+			t.Errorf("message %d: %+v, want %s at line %d", i+1, got[i], w.class, w.line)
+		}
+	}
+	if r := got[0].Recipients; len(r) != 1 || r[0].Address != "jane.doe@example.com" || r[0].Kind != classify.Hard || r[0].Status != "5.1.1" {
+		t.Errorf("the bounce's recipients: %+v", r)
+	}
+}
