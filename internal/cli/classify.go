@@ -195,9 +195,6 @@ func inputName(name string) string {
 
 // openMatcher connects read-only and resolves the workspace.
 func openMatcher(ctx context.Context, env *Env, url, workspace, secretKey string) (*matcher, int) {
-	if url == "" {
-		return nil, ExitOK
-	}
 	st, err := store.OpenReadOnly(ctx, url)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "touchline classify: %v\n", err)

@@ -365,3 +365,38 @@ func TestClassifyExampleMbox(t *testing.T) {
 		t.Errorf("the bounce's recipients: %+v", r)
 	}
 }
+
+// FuzzMessageReader: whatever two messages an mboxrd writer stores, they
+// come back as they were (a missing final newline added); and any input
+// ends, one message or several, without an error.
+func FuzzMessageReader(f *testing.F) {
+	f.Add("Subject: a\n\nFrom here\n>From there\n", "Subject: b\r\n\r\nbody\r\n\r\n")
+	f.Add("", "From x Mon Mar  2 10:31:00 2026\n")
+	f.Add("\n\n", ">>From \n")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		read := func(in string) []string {
+			mr := newMessageReader(strings.NewReader(in))
+			var got []string
+			for i := 0; ; i++ {
+				raw, _, err := mr.Next()
+				if err == io.EOF {
+					return got
+				}
+				if err != nil || i > len(in)+1 {
+					t.Fatalf("input %q: message %d, err %v", in, i, err)
+				}
+				got = append(got, string(raw))
+			}
+		}
+		norm := func(s string) string {
+			if !strings.HasSuffix(s, "\n") {
+				s += "\n"
+			}
+			return s
+		}
+		if got := read(mbox(a, b)); !slices.Equal(got, []string{norm(a), norm(b)}) {
+			t.Errorf("mbox of %q and %q read back as %q", a, b, got)
+		}
+		read(a + b)
+	})
+}
