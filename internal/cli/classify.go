@@ -100,7 +100,7 @@ func runClassify(ctx context.Context, env *Env, args []string) int {
 	workspace := fs.String("workspace", "", "workspace `name` (or ID) to match enrollments in (default: every workspace, and say which matched)")
 	var rcpts listFlag
 	fs.Var(&rcpts, "rcpt", "envelope recipient `address` the message was delivered to, to read its VERP token (repeatable; default: the X-Original-To and Delivered-To fields)")
-	secretKey := fs.String("secret-key", "", "the server's TOUCHLINE_SECRET_KEY, to check VERP return paths")
+	secretKey := fs.String("secret-key", "", "the server's key, to check VERP return paths (prefer TOUCHLINE_SECRET_KEY: process lists show command lines)")
 	if err := envDefaults(env, fs); err != nil {
 		fmt.Fprintf(env.Stderr, "touchline classify: %v\n", err)
 		return ExitUsage
