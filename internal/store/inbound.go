@@ -76,22 +76,36 @@ func scanTouchMatch(row pgx.Row) (TouchMatch, error) {
 	return m, err
 }
 
-// TouchByEnrollmentStep finds the touch a VERP return path names, in any
-// workspace.
+// TouchByEnrollmentStep finds the touch a VERP return path names.
 func (s *Store) TouchByEnrollmentStep(ctx context.Context, enrollmentID int64, step int) (TouchMatch, error) {
-	return s.FindTouchByEnrollmentStep(ctx, 0, enrollmentID, step)
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.enrollment_id = $1 AND t.step = $2`, enrollmentID, step))
 }
 
 // TouchByMessageID finds the touch that sent one of ids (In-Reply-To,
-// References), in any workspace.
+// References).
 func (s *Store) TouchByMessageID(ctx context.Context, ids []string) (TouchMatch, error) {
-	return s.FindTouchByMessageID(ctx, 0, ids)
+	norm := make([]string, 0, len(ids))
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if !strings.HasPrefix(id, "<") {
+			id = "<" + id + ">"
+		}
+		norm = append(norm, id)
+	}
+	if len(norm) == 0 {
+		return TouchMatch{}, ErrNotFound
+	}
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.message_id = ANY($1) ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, norm))
 }
 
-// LatestTouchToLead finds the most recent touch sent to an address, in any
-// workspace, the last resort of matching a reply to its enrollment.
+// LatestTouchToLead finds the most recent touch sent to an address, the
+// last resort of matching a reply to its enrollment.
 func (s *Store) LatestTouchToLead(ctx context.Context, email string) (TouchMatch, error) {
-	return s.FindLatestTouchToLead(ctx, 0, email)
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+`
+		WHERE lower(l.email) = lower($1) AND t.status IN ('sent', 'uncertain') ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, email))
 }
 
 // PromoteLead moves a lead from lead to stage, recording the change; false

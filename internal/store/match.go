@@ -15,7 +15,9 @@ import (
 // itself, while an operator's tool (touchline classify --workspace) may
 // already know it. A VERP token or a Message-ID names one touch anywhere;
 // a lead's address can be in several workspaces, so the sender lookup
-// without a workspace takes the most recent touch of all of them.
+// without a workspace takes the most recent touch of all of them. With ws
+// 0 they are TouchByEnrollmentStep, TouchByMessageID and
+// LatestTouchToLead, which may become calls of these.
 
 // FindTouchByEnrollmentStep finds the touch a VERP return path names.
 func (s *Store) FindTouchByEnrollmentStep(ctx context.Context, ws, enrollmentID int64, step int) (TouchMatch, error) {
