@@ -41,15 +41,30 @@ type Store struct {
 
 // Open connects to url and checks the connection.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return open(ctx, url, func(cfg *pgxpool.Config) {
+		// River's fetchers, 8+ verification workers and the touch senders
+		// all hold connections; pgx's default (4 on 2 cores) starves them.
+		if cfg.MaxConns < 32 {
+			cfg.MaxConns = 32
+		}
+	})
+}
+
+// OpenReadOnly connects for a tool that only reads (touchline classify):
+// every transaction on its connections is READ ONLY, so PostgreSQL itself
+// refuses a write.
+func OpenReadOnly(ctx context.Context, url string) (*Store, error) {
+	return open(ctx, url, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	})
+}
+
+func open(ctx context.Context, url string, configure func(*pgxpool.Config)) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: database URL: %w", err)
 	}
-	// River's fetchers, 8+ verification workers and the touch senders all
-	// hold connections; pgx's default (4 on 2 cores) starves them.
-	if cfg.MaxConns < 32 {
-		cfg.MaxConns = 32
-	}
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
