@@ -52,12 +52,6 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 		ib.log().Warn("inbound: unparsable message dropped", "source", m.Source, "from", m.From, "err", err)
 		return nil
 	}
-	metrics.Inbound.WithLabelValues(string(res.Class)).Inc()
-	for _, r := range res.Recipients {
-		if r.Kind != "" {
-			metrics.Bounces.WithLabelValues(string(r.Kind)).Inc()
-		}
-	}
 	hdr, _ := mail.ReadMessage(strings.NewReader(string(m.Raw)))
 	var msgID, fromAddr string
 	if hdr != nil {
@@ -67,6 +61,17 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 		}
 	}
 	match, by := ib.match(ctx, m, res, fromAddr)
+	if by == matchUnsubscribe && res.Class != classify.ClassBounce && res.Class != classify.ClassComplaint {
+		// Mail to the unsubscribe address asks to unsubscribe, whatever
+		// its subject and body say (most say nothing).
+		res.Class, res.Rule = classify.ClassUnsubscribe, "unsub:address"
+	}
+	metrics.Inbound.WithLabelValues(string(res.Class)).Inc()
+	for _, r := range res.Recipients {
+		if r.Kind != "" {
+			metrics.Bounces.WithLabelValues(string(r.Kind)).Inc()
+		}
+	}
 	to := m.To
 	if to == nil {
 		to = []string{}
@@ -93,7 +98,7 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 	if res.ReturnDate != nil {
 		rec.Detail["return_date"] = res.ReturnDate
 	}
-	colleague := match != nil && fromAddr != "" && !strings.EqualFold(fromAddr, match.LeadEmail) && by != "verp" &&
+	colleague := match != nil && fromAddr != "" && !strings.EqualFold(fromAddr, match.LeadEmail) && by != matchVERP && by != matchUnsubscribe &&
 		domainOf(fromAddr) == domainOf(match.LeadEmail)
 	if colleague {
 		rec.Detail["colleague"] = fromAddr
@@ -111,24 +116,62 @@ func domainOf(addr string) string {
 	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
 }
 
+// How a message was matched to a touch (inbound_messages.matched_by).
+const (
+	matchVERP        = "verp"                // the VERP return path of a touch (bounces)
+	matchUnsubscribe = "unsubscribe-address" // the List-Unsubscribe mailto: address of an enrollment
+	matchThread      = "in-reply-to"         // In-Reply-To/References name a Message-ID we sent
+	matchSender      = "sender"              // only the From address: needs evidence
+)
+
 func (ib *Inbox) match(ctx context.Context, m inbound.Message, res classify.Result, fromAddr string) (*store.TouchMatch, string) {
 	for _, rcpt := range m.To {
 		if en, step, err := message.ParseReturnPath(ib.VERPKey, rcpt); err == nil {
 			if tm, err := ib.Store.TouchByEnrollmentStep(ctx, en, step); err == nil {
-				return &tm, "verp"
+				return &tm, matchVERP
 			}
+		}
+		if tm, ok := ib.unsubscribeAddress(ctx, rcpt); ok {
+			return &tm, matchUnsubscribe
 		}
 	}
 	ids := append([]string{res.OriginalMessageID}, res.References...)
 	if tm, err := ib.Store.TouchByMessageID(ctx, ids); err == nil {
-		return &tm, "in-reply-to"
+		return &tm, matchThread
 	}
 	if fromAddr != "" && res.Class != classify.ClassBounce && res.Class != classify.ClassComplaint {
 		if tm, err := ib.Store.LatestTouchToLead(ctx, fromAddr); err == nil {
-			return &tm, "sender"
+			return &tm, matchSender
 		}
 	}
 	return nil, ""
+}
+
+// unsubscribeAddress reads the enrollment out of a List-Unsubscribe
+// mailto: address, unsubscribe+TOKEN@ the bounce domain (see
+// Engine.compose). The token's MAC is the evidence: whoever sends to it -
+// the lead, or another address of theirs, as a mail client sends from
+// the account it reads the lead's mail in - asks to unsubscribe the lead
+// the token names (RFC 2369 §3.2; RFC 8058 §3.2 keeps the mailto:).
+func (ib *Inbox) unsubscribeAddress(ctx context.Context, rcpt string) (store.TouchMatch, bool) {
+	local, _, ok := strings.Cut(strings.Trim(strings.TrimSpace(rcpt), "<>"), "@")
+	if !ok {
+		return store.TouchMatch{}, false
+	}
+	// Tokens are lowercase base32; some MTAs change the case of addresses.
+	tok, ok := strings.CutPrefix(strings.ToLower(local), unsubscribeLocalPrefix)
+	if !ok {
+		return store.TouchMatch{}, false
+	}
+	ws, leadID, enrollmentID, err := message.ParseUnsubscribeToken(ib.UnsubscribeKey, tok)
+	if err != nil {
+		return store.TouchMatch{}, false
+	}
+	tm, err := ib.Store.EnrollmentTouch(ctx, ws, enrollmentID)
+	if err != nil || tm.LeadID != leadID {
+		return store.TouchMatch{}, false
+	}
+	return tm, true
 }
 
 // apply carries out a classified message's effects, in the transaction that
@@ -143,17 +186,7 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 	}
 	switch res.Class {
 	case classify.ClassComplaint, classify.ClassUnsubscribe:
-		// Suppressed at once, everywhere in the workspace.
-		if err := ib.Store.SuppressTx(ctx, tx, ws, tm.LeadEmail, string(res.Class)); err != nil {
-			return err
-		}
-		if err := ib.Store.StopLeadEnrollments(ctx, tx, ws, tm.LeadID, string(res.Class)); err != nil {
-			return err
-		}
-		if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": string(res.Class)}); err != nil {
-			return err
-		}
-		return event(string(res.Class), map[string]any{"rule": res.Rule})
+		return ib.unsubscribe(ctx, tx, ib.River, tm, string(res.Class), string(res.Class), map[string]any{"inbound_id": inboundID, "rule": res.Rule})
 	case classify.ClassBounce:
 		for _, r := range res.Recipients {
 			switch r.Kind {
@@ -200,7 +233,7 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 		}
 		return event("auto_reply", map[string]any{"resume_at": until, "rule": res.Rule})
 	case classify.ClassHumanReply:
-		if err := ib.Store.StopLeadEnrollments(ctx, tx, ws, tm.LeadID, "replied"); err != nil {
+		if _, err := ib.stopEnrollments(ctx, tx, ib.River, ws, store.StopWhich{LeadID: tm.LeadID}, "replied"); err != nil {
 			return err
 		}
 		sc, err := ib.Store.GetCadence(ctx, ws, tm.CadenceID)
@@ -208,15 +241,12 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 			return err
 		}
 		if sc.StopDomainOnReply || colleague {
-			if err := ib.Store.StopDomainEnrollments(ctx, tx, ws, tm.CadenceID, domainOf(tm.LeadEmail), "colleague_replied"); err != nil {
+			if _, err := ib.stopEnrollments(ctx, tx, ib.River, ws, store.StopWhich{CadenceID: tm.CadenceID, Domain: domainOf(tm.LeadEmail)}, "colleague_replied"); err != nil {
 				return err
 			}
 		}
 		promoted, err := ib.Store.PromoteLead(ctx, tx, ws, tm.LeadID, "prospect", "replied")
 		if err != nil {
-			return err
-		}
-		if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": "replied"}); err != nil {
 			return err
 		}
 		if promoted {

@@ -81,6 +81,14 @@ func (s *Store) TouchByEnrollmentStep(ctx context.Context, enrollmentID int64, s
 	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.enrollment_id = $1 AND t.step = $2`, enrollmentID, step))
 }
 
+// EnrollmentTouch finds the touch of an enrollment of the workspace that a
+// message about the whole enrollment (an unsubscribe) answers: the last
+// one sent.
+func (s *Store) EnrollmentTouch(ctx context.Context, ws, enrollmentID int64) (TouchMatch, error) {
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE e.workspace_id = $1 AND e.id = $2
+		ORDER BY t.status IN ('sent', 'uncertain') DESC, t.step DESC LIMIT 1`, ws, enrollmentID))
+}
+
 // TouchByMessageID finds the touch that sent one of ids (In-Reply-To,
 // References).
 func (s *Store) TouchByMessageID(ctx context.Context, ids []string) (TouchMatch, error) {
@@ -127,25 +135,15 @@ func (s *Store) PromoteLead(ctx context.Context, tx pgx.Tx, ws, leadID int64, st
 	return true, err
 }
 
-// StopDomainEnrollments stops the active enrollments of a cadence whose
-// leads are at domain (a reply from one person at a company stops the
-// others, when the cadence says so).
-func (s *Store) StopDomainEnrollments(ctx context.Context, tx pgx.Tx, ws, cadenceID int64, domain, reason string) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE enrollments e SET state = 'stopped', state_reason = $4, updated_at = now()
-		FROM leads l WHERE l.id = e.lead_id AND e.workspace_id = $1 AND e.cadence_id = $2
-			AND e.state IN ('active', 'paused') AND lower(split_part(l.email, '@', 2)) = lower($3)`, ws, cadenceID, domain, reason)
-	return err
-}
-
 // PauseEnrollment pauses an active enrollment with a reason.
 func (s *Store) PauseEnrollment(ctx context.Context, tx pgx.Tx, id int64, reason string) (bool, error) {
 	return s.SetEnrollmentState(ctx, tx, id, []string{"active"}, "paused", reason)
 }
 
 // MarkBounced records a hard bounce on a lead: verdict undeliverable
-// (bounced), suppressed, enrollments stopped. It returns the verdict
-// status the lead had before, to count verifier misses.
+// (bounced), suppressed. (The caller stops its enrollments, with
+// StopEnrollments, and reports them.) It returns the verdict status the
+// lead had before, to count verifier misses.
 func (s *Store) MarkBounced(ctx context.Context, tx pgx.Tx, ws, leadID int64, email, detail string) (string, error) {
 	var prev *string
 	if err := tx.QueryRow(ctx, `SELECT verification_status FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&prev); err != nil {
@@ -158,9 +156,6 @@ func (s *Store) MarkBounced(ctx context.Context, tx pgx.Tx, ws, leadID int64, em
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO suppressions (workspace_id, email_hash, email, reason) VALUES ($1, $2, $3, 'bounced')
 		ON CONFLICT (workspace_id, email_hash) DO NOTHING`, ws, EmailHash(email), strings.ToLower(email)); err != nil {
-		return "", err
-	}
-	if err := s.StopLeadEnrollments(ctx, tx, ws, leadID, "bounced"); err != nil {
 		return "", err
 	}
 	if prev == nil {
@@ -266,7 +261,8 @@ func (s *Store) Disposition(ctx context.Context, ws, leadID int64, disposition, 
 			return err
 		}
 		if disposition != "convert" {
-			return s.StopLeadEnrollments(ctx, tx, ws, leadID, disposition)
+			_, err := s.StopEnrollments(ctx, tx, ws, StopWhich{LeadID: leadID}, disposition)
+			return err
 		}
 		return nil
 	})
