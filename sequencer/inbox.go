@@ -15,6 +15,7 @@ import (
 
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/inbound/classify"
+	"github.com/touchline/touchline/internal/inbound/senderauth"
 	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer/calendar"
@@ -27,15 +28,22 @@ import (
 // MaxRaw bytes) with the rule that classified it, once per Message-ID, so
 // a retried delivery or a re-poll acts once.
 //
-// Matching, in order: the VERP return path a bounce comes back to, then
+// Matching, in order: the VERP return path a bounce comes back to, the
+// token of the List-Unsubscribe mailto: address it was sent to, then
 // In-Reply-To/References against the Message-IDs Touchline sent, then the
 // sender's address against the leads it mailed. A reply from another
-// address at the lead's domain is a colleague reply.
+// address at the lead's domain is a colleague reply. A match by the
+// sender's address alone needs evidence before it has any effect (see
+// the package documentation, "Evidence").
 type Inbox struct {
 	*Engine
 	// River inserts jobs when the message did not come through a worker
 	// (inbound SMTP).
-	River  *river.Client[pgx.Tx]
+	River *river.Client[pgx.Tx]
+	// Auth checks whether a message's From domain vouched for it (aligned
+	// DKIM, or SPF over inbound SMTP). Nil: no message matched only by
+	// its sender's address takes effect before a person confirms it.
+	Auth   *senderauth.Checker
 	MaxRaw int // default 1 MiB
 	// AutoReplyPause is how long an out-of-office pauses an enrollment
 	// when it names no return date (default 3 days).
@@ -98,6 +106,22 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 	if res.ReturnDate != nil {
 		rec.Detail["return_date"] = res.ReturnDate
 	}
+	if match != nil {
+		rec.Evidence = evidenceOf[by]
+		if by == matchSender {
+			// Anyone can write a From field: the sender's domain must
+			// vouch for the message, or a person confirm it.
+			auth := ib.authenticate(ctx, m, fromAddr)
+			rec.Detail["auth"] = auth
+			if auth.Pass {
+				rec.Evidence = "dmarc: " + auth.By
+			} else {
+				rec.Unverified, rec.Evidence = true, ""
+				ib.log().Info("inbound: matched by sender address only, without evidence; stored unverified",
+					"from", fromAddr, "enrollment", match.EnrollmentID, "class", res.Class, "auth", auth.String())
+			}
+		}
+	}
 	colleague := match != nil && fromAddr != "" && !strings.EqualFold(fromAddr, match.LeadEmail) && by != matchVERP && by != matchUnsubscribe &&
 		domainOf(fromAddr) == domainOf(match.LeadEmail)
 	if colleague {
@@ -105,7 +129,7 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 	}
 	return ib.Store.InTx(ctx, func(tx pgx.Tx) error {
 		id, fresh, err := ib.Store.InsertInbound(ctx, tx, rec)
-		if err != nil || !fresh || match == nil {
+		if err != nil || !fresh || match == nil || rec.Unverified {
 			return err
 		}
 		return ib.apply(ctx, tx, id, res, *match, colleague, fromAddr)
@@ -145,6 +169,27 @@ func (ib *Inbox) match(ctx context.Context, m inbound.Message, res classify.Resu
 		}
 	}
 	return nil, ""
+}
+
+// evidenceOf names what ties a message to its touch, by how it matched
+// (InboundRecord.Evidence); a match by sender has evidence only if its
+// domain vouched for it.
+var evidenceOf = map[string]string{matchVERP: "verp", matchUnsubscribe: "unsubscribe token", matchThread: "message-id"}
+
+// authenticate checks, on receipt, whether the domain of the From address
+// vouched for the message (senderauth: DMARC's aligned DKIM or SPF pass).
+// Mail polled over IMAP has no envelope: DKIM only.
+func (ib *Inbox) authenticate(ctx context.Context, m inbound.Message, fromAddr string) senderauth.Result {
+	if ib.Auth == nil {
+		return senderauth.Result{Reason: "sender authentication is not configured"}
+	}
+	res := ib.Auth.Check(ctx, senderauth.Envelope{IP: m.RemoteIP, HELO: m.HELO, MailFrom: m.From}, m.Raw)
+	if res.Pass && res.From != domainOf(fromAddr) {
+		// Not the From that matched the lead (senderauth reads the one
+		// From field; a second one would have failed it).
+		res.Pass, res.By, res.Reason = false, "", "authenticated domain "+res.From+" is not the sender's "+domainOf(fromAddr)
+	}
+	return res
 }
 
 // unsubscribeAddress reads the enrollment out of a List-Unsubscribe
@@ -354,14 +399,23 @@ func (ib *Inbox) Reclassify(ctx context.Context, ws, id int64, class classify.Cl
 			return err
 		}
 		rec.Class, rec.Rule = string(class), "manual: was "+old
-		if rec.EnrollmentID == nil || rec.Step == nil || old == string(class) {
+		// An unverified message had no effect yet: a person's word, even
+		// for the same class, is the evidence it waited for.
+		confirm := rec.Unverified
+		if confirm {
+			if err := ib.Store.ConfirmInbound(ctx, tx, id, "confirmed by a person"); err != nil {
+				return err
+			}
+			rec.Unverified, rec.Evidence = false, "confirmed by a person"
+		}
+		if rec.EnrollmentID == nil || rec.Step == nil || (old == string(class) && !confirm) {
 			return nil
 		}
 		tm, err := ib.Store.TouchByEnrollmentStep(ctx, *rec.EnrollmentID, *rec.Step)
 		if err != nil {
 			return err
 		}
-		if old == string(classify.ClassAutoReply) {
+		if old == string(classify.ClassAutoReply) && !confirm {
 			if en, err := ib.Store.EnrollmentForUpdate(ctx, tx, tm.EnrollmentID); err == nil && en.State == "paused" && en.StateReason == "auto_reply" {
 				if _, err := ib.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"paused"}, "active", "reclassified"); err != nil {
 					return err

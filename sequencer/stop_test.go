@@ -29,7 +29,17 @@ type stopRig struct {
 
 func newStopRig(t *testing.T, spec sequencer.Spec, leads ...string) *stopRig {
 	t.Helper()
+	return newStopRigSetup(t, nil, spec, leads...)
+}
+
+// newStopRigSetup is newStopRig with setup run on the rig before the
+// cadence is made (to add domains to the world).
+func newStopRigSetup(t *testing.T, setup func(*rig), spec sequencer.Spec, leads ...string) *stopRig {
+	t.Helper()
 	r := newRig(t)
+	if setup != nil {
+		setup(r)
+	}
 	ctx := context.Background()
 	m := r.mailbox(1000)
 	spec.Window, spec.MailboxIDs = sendertest.AllDay(), []int64{m.ID}

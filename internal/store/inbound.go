@@ -28,12 +28,41 @@ type InboundRecord struct {
 	LeadID       *int64         `json:"lead_id,omitempty"`
 	Step         *int           `json:"step,omitempty"`
 	Detail       map[string]any `json:"detail"`
+	// Unverified: matched to its lead only by the sender's address, with
+	// no evidence that the sender wrote it (see package sequencer); its
+	// effects wait for a person to confirm it. Kept in detail.
+	Unverified bool `json:"unverified"`
+	// Evidence is what tied the message to its lead: "verp",
+	// "unsubscribe token", "message-id", "dmarc: ..." (the sender's domain
+	// vouched for it), "confirmed by a person". Kept in detail.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// fromDetail moves the fields kept in detail to their own.
+func (r *InboundRecord) fromDetail() {
+	if r.Detail == nil {
+		return
+	}
+	r.Unverified, _ = r.Detail["unverified"].(bool)
+	r.Evidence, _ = r.Detail["evidence"].(string)
+	delete(r.Detail, "unverified")
+	delete(r.Detail, "evidence")
 }
 
 // InsertInbound stores a message once: false when the same Message-ID was
 // already stored for the workspace (a retried delivery, a re-poll).
 func (s *Store) InsertInbound(ctx context.Context, tx pgx.Tx, r InboundRecord) (int64, bool, error) {
-	detail, _ := json.Marshal(r.Detail)
+	d := map[string]any{}
+	for k, v := range r.Detail {
+		d[k] = v
+	}
+	if r.Unverified {
+		d["unverified"] = true
+	}
+	if r.Evidence != "" {
+		d["evidence"] = r.Evidence
+	}
+	detail, _ := json.Marshal(d)
 	var msgID *string
 	if r.MessageID != "" {
 		msgID = &r.MessageID
@@ -302,6 +331,7 @@ func (s *Store) ListInbound(ctx context.Context, ws int64, class string, leadID 
 			return nil, err
 		}
 		json.Unmarshal(detail, &r.Detail)
+		r.fromDetail()
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -310,12 +340,22 @@ func (s *Store) ListInbound(ctx context.Context, ws int64, class string, leadID 
 // InboundForUpdate locks one stored message of the workspace.
 func (s *Store) InboundForUpdate(ctx context.Context, tx pgx.Tx, ws, id int64) (InboundRecord, error) {
 	var r InboundRecord
-	err := tx.QueryRow(ctx, `SELECT id, class, rule, enrollment_id, lead_id, step FROM inbound_messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
-		id, ws).Scan(&r.ID, &r.Class, &r.Rule, &r.EnrollmentID, &r.LeadID, &r.Step)
+	var detail []byte
+	err := tx.QueryRow(ctx, `SELECT id, class, rule, enrollment_id, lead_id, step, detail FROM inbound_messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
+		id, ws).Scan(&r.ID, &r.Class, &r.Rule, &r.EnrollmentID, &r.LeadID, &r.Step, &detail)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNotFound
 	}
+	json.Unmarshal(detail, &r.Detail)
+	r.fromDetail()
 	return r, err
+}
+
+// ConfirmInbound records that a person confirmed an unverified message,
+// with evidence saying so.
+func (s *Store) ConfirmInbound(ctx context.Context, tx pgx.Tx, id int64, evidence string) error {
+	_, err := tx.Exec(ctx, `UPDATE inbound_messages SET detail = (detail - 'unverified') || jsonb_build_object('evidence', $2::text) WHERE id = $1`, id, evidence)
+	return err
 }
 
 // SetInboundClass records a corrected classification.
