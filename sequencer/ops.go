@@ -493,6 +493,24 @@ func (o *Operator) SetEnrollmentState(ctx context.Context, ws, id int64, action 
 	return o.Store.GetEnrollment(ctx, ws, id)
 }
 
+// Disposition sets a lead's outcome - convert, recycle or disqualify -
+// with a reason (store.SetDisposition); recycle and disqualify stop its
+// enrollments, reported like every stop (enrollment.stopped, with the
+// disposition as the reason).
+func (o *Operator) Disposition(ctx context.Context, ws, leadID int64, disposition, reason string) (store.Lead, error) {
+	err := o.Store.InTx(ctx, func(tx pgx.Tx) error {
+		if err := o.Store.SetDisposition(ctx, tx, ws, leadID, disposition, reason); err != nil || disposition == "convert" {
+			return err
+		}
+		_, err := o.stopEnrollments(ctx, tx, o.River, ws, store.StopWhich{LeadID: leadID}, disposition)
+		return err
+	})
+	if err != nil {
+		return store.Lead{}, err
+	}
+	return o.Store.GetLead(ctx, ws, leadID)
+}
+
 // CompleteTask closes a person's task and moves the cadence on.
 func (o *Operator) CompleteTask(ctx context.Context, ws, id int64, outcome string) (store.Task, error) {
 	var t store.Task

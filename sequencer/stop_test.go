@@ -256,3 +256,21 @@ func TestGateStopsAreReported(t *testing.T) {
 		t.Fatalf("%d messages sent to an undeliverable address", n)
 	}
 }
+
+// Issue 14, defect 3: a disposition that ends a lead's run (disqualify,
+// recycle) stops its enrollments and says so with enrollment.stopped.
+func TestDispositionStopsAreReported(t *testing.T) {
+	t.Parallel()
+	r := newStopRig(t, sequencer.Spec{Name: "disposition"}, "lead24@prospect.test")
+	ctx := context.Background()
+	r.sentTo(t, "lead24@prospect.test")
+	e, err := r.st.GetEnrollment(ctx, r.ws.ID, r.enr["lead24@prospect.test"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.op.Disposition(ctx, r.ws.ID, e.LeadID, "disqualify", "not a fit")
+	if err != nil || l.Stage != "disqualified" {
+		t.Fatalf("disposition: %+v %v", l, err)
+	}
+	r.wantStopped(t, "lead24@prospect.test", "disqualify")
+}

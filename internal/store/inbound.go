@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -270,35 +271,44 @@ func (s *Store) ResumeMailbox(ctx context.Context, ws, mailboxID int64) error {
 }
 
 // Disposition sets a lead's outcome - convert (stage opportunity),
-// recycle or disqualify - with a reason, in the stage history.
+// recycle or disqualify - with a reason, in the stage history; recycle and
+// disqualify stop its enrollments. (With the sequencer running,
+// sequencer.Operator.Disposition does the same and reports the stops.)
 func (s *Store) Disposition(ctx context.Context, ws, leadID int64, disposition, reason string) (Lead, error) {
-	stage := map[string]string{"convert": "opportunity", "recycle": "recycled", "disqualify": "disqualified"}[disposition]
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		var from string
-		err := tx.QueryRow(ctx, `SELECT stage FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&from)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
+		if err := s.SetDisposition(ctx, tx, ws, leadID, disposition, reason); err != nil || disposition == "convert" {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE leads SET stage = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2`, leadID, ws, stage); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO lead_stages (workspace_id, lead_id, from_stage, to_stage, reason) VALUES ($1, $2, $3, $4, $5)`,
-			ws, leadID, from, stage, disposition+": "+reason); err != nil {
-			return err
-		}
-		if disposition != "convert" {
-			_, err := s.StopEnrollments(ctx, tx, ws, StopWhich{LeadID: leadID}, disposition)
-			return err
-		}
-		return nil
+		_, err := s.StopEnrollments(ctx, tx, ws, StopWhich{LeadID: leadID}, disposition)
+		return err
 	})
 	if err != nil {
 		return Lead{}, err
 	}
 	return s.GetLead(ctx, ws, leadID)
+}
+
+// SetDisposition changes a lead's stage for a disposition, in tx, and
+// records it in the stage history; it stops nothing.
+func (s *Store) SetDisposition(ctx context.Context, tx pgx.Tx, ws, leadID int64, disposition, reason string) error {
+	stage := map[string]string{"convert": "opportunity", "recycle": "recycled", "disqualify": "disqualified"}[disposition]
+	if stage == "" {
+		return fmt.Errorf("store: unknown disposition %q", disposition)
+	}
+	var from string
+	err := tx.QueryRow(ctx, `SELECT stage FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&from)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE leads SET stage = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2`, leadID, ws, stage); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO lead_stages (workspace_id, lead_id, from_stage, to_stage, reason) VALUES ($1, $2, $3, $4, $5)`,
+		ws, leadID, from, stage, disposition+": "+reason)
+	return err
 }
 
 // CountLeadEvents counts a lead's events of a type.
