@@ -172,3 +172,49 @@ func TestRepliesNeedEvidence(t *testing.T) {
 	}
 	r.wantStopped(t, "unsub@signed.test", "unsubscribe")
 }
+
+// Issue 13, over IMAP: a polled message has no SMTP envelope, so only a
+// DKIM signature aligned with From can vouch for it; an unsigned one
+// matched by sender is stored unverified, without effect.
+func TestIMAPRepliesNeedDKIM(t *testing.T) {
+	t.Parallel()
+	var key crypto.Signer
+	r := newStopRigSetup(t, func(r *rig) { key = addSignedDomain(t, r) }, sequencer.Spec{Name: "imap-evidence"},
+		"forged@signed.test", "dkim@signed.test")
+	ctx := context.Background()
+	for email := range r.enr {
+		r.sentTo(t, email)
+	}
+	inbox := &sequencer.Inbox{Engine: r.op.Engine, River: r.op.River, Auth: &senderauth.Checker{Resolver: r.res}}
+	deliver := func(from string, uid uint32, sign bool) {
+		t.Helper()
+		raw := []byte(fmt.Sprintf("From: %s\r\nTo: ana@sender.test\r\nSubject: Re: Hello\r\nDate: %s\r\nMessage-ID: <%d@signed.test>\r\n\r\nYes, call me.\r\n",
+			from, time.Now().Format(time.RFC1123Z), time.Now().UnixNano()))
+		if sign {
+			var out bytes.Buffer
+			if err := dkim.Sign(&out, bytes.NewReader(raw), &dkim.SignOptions{Domain: "signed.test", Selector: "k1", Signer: key}); err != nil {
+				t.Fatal(err)
+			}
+			raw = out.Bytes()
+		}
+		// As the poller hands it over: no envelope, no client address.
+		if err := inbox.HandleMessage(ctx, inbound.Message{Source: "imap:1", UID: uid, UIDValidity: 1, Raw: raw, Received: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver("forged@signed.test", 1, false)
+	deliver("dkim@signed.test", 2, true)
+	for email, want := range map[string]string{"forged@signed.test": "active", "dkim@signed.test": "stopped"} {
+		e, err := r.st.GetEnrollment(ctx, r.ws.ID, r.enr[email])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.State != want {
+			t.Errorf("%s: enrollment %s (%s), want %s", email, e.State, e.StateReason, want)
+		}
+		msgs, err := r.st.ListInbound(ctx, r.ws.ID, "", e.LeadID, 10)
+		if err != nil || len(msgs) != 1 || msgs[0].Unverified != (want == "active") {
+			t.Errorf("%s: inbound %+v %v", email, msgs, err)
+		}
+	}
+}
