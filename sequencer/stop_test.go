@@ -75,11 +75,16 @@ func newStopRigSetup(t *testing.T, setup func(*rig), spec sequencer.Spec, leads 
 }
 
 // sentTo returns the header of the first message the world received for
-// rcpt, waiting for it.
+// rcpt, waiting for it and for its touch to be recorded as sent (the world
+// has the message a moment before the engine records SMTP's answer).
 func (r *stopRig) sentTo(t *testing.T, rcpt string) mail.Header {
 	t.Helper()
 	var h mail.Header
 	waitFor(t, 30*time.Second, "first email to "+rcpt, func() bool {
+		e, err := r.st.GetEnrollment(context.Background(), r.ws.ID, r.enr[rcpt])
+		if err != nil || len(e.Touches) == 0 || e.Touches[0].Status != "sent" {
+			return false
+		}
 		for _, m := range r.world.Messages() {
 			if len(m.To) == 1 && m.To[0] == rcpt {
 				pm, err := mail.ReadMessage(bytes.NewReader(m.Data))
