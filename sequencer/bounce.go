@@ -44,7 +44,7 @@ func (e *Engine) hardBounce(ctx context.Context, tx pgx.Tx, client *river.Client
 	if err := event("hard_bounce", data); err != nil {
 		return err
 	}
-	if err := e.emit(ctx, tx, client, tm.Workspace, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": "bounced"}); err != nil {
+	if _, err := e.stopEnrollments(ctx, tx, client, tm.Workspace, store.StopWhich{LeadID: tm.LeadID}, "bounced"); err != nil {
 		return err
 	}
 	return e.guard(ctx, tx, client, tm, "hard_bounce")

@@ -59,4 +59,43 @@
 // RFC 8058 one-click List-Unsubscribe (both headers DKIM-signed), a
 // Feedback-ID naming the cadence, and a VERP return path that names the
 // touch, so bounces come back to it.
+//
+// # Evidence
+//
+// Mail that comes back (Inbox) changes an enrollment, a lead's stage or
+// the suppression list only with evidence that it is about that lead:
+//
+//   - a bounce or complaint names the touch by its VERP return path or our
+//     Message-ID (never by sender: a DSN comes from a MAILER-DAEMON);
+//   - mail to the List-Unsubscribe mailto: address, unsubscribe+TOKEN@,
+//     carries a token with a MAC naming the lead and enrollment: it is an
+//     unsubscribe whoever sends it (an alias of the lead, a forwarding
+//     account);
+//   - a reply whose In-Reply-To or References names a Message-ID we sent;
+//   - otherwise, a reply matched only by its From address counts if the
+//     From domain vouched for it, checked on receipt (package senderauth):
+//     a valid DKIM signature, or over inbound SMTP an SPF pass for the
+//     MAIL FROM (or HELO) identity, of a domain aligned with From as
+//     DMARC defines it (RFC 7489 §3.1, §4.2). Authentication-Results fields
+//     are never trusted; mail polled over IMAP has no envelope, so only
+//     DKIM can vouch for it.
+//
+// A message matched by its sender's address without that evidence is
+// stored, matched to its lead and shown as unverified (GET /v1/inbound,
+// the dashboard's replies) and has no effect - no stop, promotion,
+// suppression, event or webhook - until a person confirms it with POST
+// /v1/inbound/{id}/reclassify (the same class confirms it). Anyone who
+// knows a lead's address can write a From field; only the lead's domain
+// can sign for it.
+//
+// # Stops
+//
+// Every path that stops an enrollment - a reply, a colleague's reply
+// (stop_domain_on_reply), an unsubscribe by mail or one click, a
+// complaint, a hard bounce, the verification gate and the other reasons a
+// touch is skipped, a person - records the stop and emits
+// enrollment.stopped for each enrollment it stopped, with the reason, in
+// one transaction (Engine.stopEnrollments). Every unsubscribe, whichever
+// way it came, is one "unsubscribe" lead event that /v1/stats counts, once
+// per lead.
 package sequencer

@@ -275,7 +275,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, status, reason); err != nil {
 				return err
 			}
-			if _, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active"}, "stopped", reason); err != nil {
+			if _, err := e.stopEnrollments(ctx, tx, nil, en.Workspace, store.StopWhich{EnrollmentID: en.ID}, reason); err != nil {
 				return err
 			}
 			return complete(tx)

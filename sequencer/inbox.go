@@ -15,6 +15,7 @@ import (
 
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/inbound/classify"
+	"github.com/touchline/touchline/internal/inbound/senderauth"
 	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer/calendar"
@@ -27,15 +28,22 @@ import (
 // MaxRaw bytes) with the rule that classified it, once per Message-ID, so
 // a retried delivery or a re-poll acts once.
 //
-// Matching, in order: the VERP return path a bounce comes back to, then
+// Matching, in order: the VERP return path a bounce comes back to, the
+// token of the List-Unsubscribe mailto: address it was sent to, then
 // In-Reply-To/References against the Message-IDs Touchline sent, then the
 // sender's address against the leads it mailed. A reply from another
-// address at the lead's domain is a colleague reply.
+// address at the lead's domain is a colleague reply. A match by the
+// sender's address alone needs evidence before it has any effect (see
+// the package documentation, "Evidence").
 type Inbox struct {
 	*Engine
 	// River inserts jobs when the message did not come through a worker
 	// (inbound SMTP).
-	River  *river.Client[pgx.Tx]
+	River *river.Client[pgx.Tx]
+	// Auth checks whether a message's From domain vouched for it (aligned
+	// DKIM, or SPF over inbound SMTP). Nil: no message matched only by
+	// its sender's address takes effect before a person confirms it.
+	Auth   *senderauth.Checker
 	MaxRaw int // default 1 MiB
 	// AutoReplyPause is how long an out-of-office pauses an enrollment
 	// when it names no return date (default 3 days).
@@ -52,12 +60,6 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 		ib.log().Warn("inbound: unparsable message dropped", "source", m.Source, "from", m.From, "err", err)
 		return nil
 	}
-	metrics.Inbound.WithLabelValues(string(res.Class)).Inc()
-	for _, r := range res.Recipients {
-		if r.Kind != "" {
-			metrics.Bounces.WithLabelValues(string(r.Kind)).Inc()
-		}
-	}
 	hdr, _ := mail.ReadMessage(strings.NewReader(string(m.Raw)))
 	var msgID, fromAddr string
 	if hdr != nil {
@@ -67,6 +69,17 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 		}
 	}
 	match, by := ib.match(ctx, m, res, fromAddr)
+	if by == matchUnsubscribe && res.Class != classify.ClassBounce && res.Class != classify.ClassComplaint {
+		// Mail to the unsubscribe address asks to unsubscribe, whatever
+		// its subject and body say (most say nothing).
+		res.Class, res.Rule = classify.ClassUnsubscribe, "unsub:address"
+	}
+	metrics.Inbound.WithLabelValues(string(res.Class)).Inc()
+	for _, r := range res.Recipients {
+		if r.Kind != "" {
+			metrics.Bounces.WithLabelValues(string(r.Kind)).Inc()
+		}
+	}
 	to := m.To
 	if to == nil {
 		to = []string{}
@@ -93,14 +106,30 @@ func (ib *Inbox) HandleMessage(ctx context.Context, m inbound.Message) error {
 	if res.ReturnDate != nil {
 		rec.Detail["return_date"] = res.ReturnDate
 	}
-	colleague := match != nil && fromAddr != "" && !strings.EqualFold(fromAddr, match.LeadEmail) && by != "verp" &&
+	if match != nil {
+		rec.Evidence = evidenceOf[by]
+		if by == matchSender {
+			// Anyone can write a From field: the sender's domain must
+			// vouch for the message, or a person confirm it.
+			auth := ib.authenticate(ctx, m, fromAddr)
+			rec.Detail["auth"] = auth
+			if auth.Pass {
+				rec.Evidence = "dmarc: " + auth.By
+			} else {
+				rec.Unverified, rec.Evidence = true, ""
+				ib.log().Info("inbound: matched by sender address only, without evidence; stored unverified",
+					"from", fromAddr, "enrollment", match.EnrollmentID, "class", res.Class, "auth", auth.String())
+			}
+		}
+	}
+	colleague := match != nil && fromAddr != "" && !strings.EqualFold(fromAddr, match.LeadEmail) && by != matchVERP && by != matchUnsubscribe &&
 		domainOf(fromAddr) == domainOf(match.LeadEmail)
 	if colleague {
 		rec.Detail["colleague"] = fromAddr
 	}
 	return ib.Store.InTx(ctx, func(tx pgx.Tx) error {
 		id, fresh, err := ib.Store.InsertInbound(ctx, tx, rec)
-		if err != nil || !fresh || match == nil {
+		if err != nil || !fresh || match == nil || rec.Unverified {
 			return err
 		}
 		return ib.apply(ctx, tx, id, res, *match, colleague, fromAddr)
@@ -111,24 +140,83 @@ func domainOf(addr string) string {
 	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
 }
 
+// How a message was matched to a touch (inbound_messages.matched_by).
+const (
+	matchVERP        = "verp"                // the VERP return path of a touch (bounces)
+	matchUnsubscribe = "unsubscribe-address" // the List-Unsubscribe mailto: address of an enrollment
+	matchThread      = "in-reply-to"         // In-Reply-To/References name a Message-ID we sent
+	matchSender      = "sender"              // only the From address: needs evidence
+)
+
 func (ib *Inbox) match(ctx context.Context, m inbound.Message, res classify.Result, fromAddr string) (*store.TouchMatch, string) {
 	for _, rcpt := range m.To {
 		if en, step, err := message.ParseReturnPath(ib.VERPKey, rcpt); err == nil {
 			if tm, err := ib.Store.TouchByEnrollmentStep(ctx, en, step); err == nil {
-				return &tm, "verp"
+				return &tm, matchVERP
 			}
+		}
+		if tm, ok := ib.unsubscribeAddress(ctx, rcpt); ok {
+			return &tm, matchUnsubscribe
 		}
 	}
 	ids := append([]string{res.OriginalMessageID}, res.References...)
 	if tm, err := ib.Store.TouchByMessageID(ctx, ids); err == nil {
-		return &tm, "in-reply-to"
+		return &tm, matchThread
 	}
 	if fromAddr != "" && res.Class != classify.ClassBounce && res.Class != classify.ClassComplaint {
 		if tm, err := ib.Store.LatestTouchToLead(ctx, fromAddr); err == nil {
-			return &tm, "sender"
+			return &tm, matchSender
 		}
 	}
 	return nil, ""
+}
+
+// evidenceOf names what ties a message to its touch, by how it matched
+// (InboundRecord.Evidence); a match by sender has evidence only if its
+// domain vouched for it.
+var evidenceOf = map[string]string{matchVERP: "verp", matchUnsubscribe: "unsubscribe token", matchThread: "message-id"}
+
+// authenticate checks, on receipt, whether the domain of the From address
+// vouched for the message (senderauth: DMARC's aligned DKIM or SPF pass).
+// Mail polled over IMAP has no envelope: DKIM only.
+func (ib *Inbox) authenticate(ctx context.Context, m inbound.Message, fromAddr string) senderauth.Result {
+	if ib.Auth == nil {
+		return senderauth.Result{Reason: "sender authentication is not configured"}
+	}
+	res := ib.Auth.Check(ctx, senderauth.Envelope{IP: m.RemoteIP, HELO: m.HELO, MailFrom: m.From}, m.Raw)
+	if res.Pass && res.From != domainOf(fromAddr) {
+		// Not the From that matched the lead (senderauth reads the one
+		// From field; a second one would have failed it).
+		res.Pass, res.By, res.Reason = false, "", "authenticated domain "+res.From+" is not the sender's "+domainOf(fromAddr)
+	}
+	return res
+}
+
+// unsubscribeAddress reads the enrollment out of a List-Unsubscribe
+// mailto: address, unsubscribe+TOKEN@ the bounce domain (see
+// Engine.compose). The token's MAC is the evidence: whoever sends to it -
+// the lead, or another address of theirs, as a mail client sends from
+// the account it reads the lead's mail in - asks to unsubscribe the lead
+// the token names (RFC 2369 §3.2; RFC 8058 §3.2 keeps the mailto:).
+func (ib *Inbox) unsubscribeAddress(ctx context.Context, rcpt string) (store.TouchMatch, bool) {
+	local, _, ok := strings.Cut(strings.Trim(strings.TrimSpace(rcpt), "<>"), "@")
+	if !ok {
+		return store.TouchMatch{}, false
+	}
+	// Tokens are lowercase base32; some MTAs change the case of addresses.
+	tok, ok := strings.CutPrefix(strings.ToLower(local), unsubscribeLocalPrefix)
+	if !ok {
+		return store.TouchMatch{}, false
+	}
+	ws, leadID, enrollmentID, err := message.ParseUnsubscribeToken(ib.UnsubscribeKey, tok)
+	if err != nil {
+		return store.TouchMatch{}, false
+	}
+	tm, err := ib.Store.EnrollmentTouch(ctx, ws, enrollmentID)
+	if err != nil || tm.LeadID != leadID {
+		return store.TouchMatch{}, false
+	}
+	return tm, true
 }
 
 // apply carries out a classified message's effects, in the transaction that
@@ -143,17 +231,7 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 	}
 	switch res.Class {
 	case classify.ClassComplaint, classify.ClassUnsubscribe:
-		// Suppressed at once, everywhere in the workspace.
-		if err := ib.Store.SuppressTx(ctx, tx, ws, tm.LeadEmail, string(res.Class)); err != nil {
-			return err
-		}
-		if err := ib.Store.StopLeadEnrollments(ctx, tx, ws, tm.LeadID, string(res.Class)); err != nil {
-			return err
-		}
-		if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": string(res.Class)}); err != nil {
-			return err
-		}
-		return event(string(res.Class), map[string]any{"rule": res.Rule})
+		return ib.unsubscribe(ctx, tx, ib.River, tm, string(res.Class), string(res.Class), map[string]any{"inbound_id": inboundID, "rule": res.Rule})
 	case classify.ClassBounce:
 		for _, r := range res.Recipients {
 			switch r.Kind {
@@ -200,7 +278,7 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 		}
 		return event("auto_reply", map[string]any{"resume_at": until, "rule": res.Rule})
 	case classify.ClassHumanReply:
-		if err := ib.Store.StopLeadEnrollments(ctx, tx, ws, tm.LeadID, "replied"); err != nil {
+		if _, err := ib.stopEnrollments(ctx, tx, ib.River, ws, store.StopWhich{LeadID: tm.LeadID}, "replied"); err != nil {
 			return err
 		}
 		sc, err := ib.Store.GetCadence(ctx, ws, tm.CadenceID)
@@ -208,15 +286,12 @@ func (ib *Inbox) apply(ctx context.Context, tx pgx.Tx, inboundID int64, res clas
 			return err
 		}
 		if sc.StopDomainOnReply || colleague {
-			if err := ib.Store.StopDomainEnrollments(ctx, tx, ws, tm.CadenceID, domainOf(tm.LeadEmail), "colleague_replied"); err != nil {
+			if _, err := ib.stopEnrollments(ctx, tx, ib.River, ws, store.StopWhich{CadenceID: tm.CadenceID, Domain: domainOf(tm.LeadEmail)}, "colleague_replied"); err != nil {
 				return err
 			}
 		}
 		promoted, err := ib.Store.PromoteLead(ctx, tx, ws, tm.LeadID, "prospect", "replied")
 		if err != nil {
-			return err
-		}
-		if err := ib.emit(ctx, tx, ib.River, ws, "enrollment.stopped", map[string]any{"lead_id": tm.LeadID, "email": tm.LeadEmail, "reason": "replied"}); err != nil {
 			return err
 		}
 		if promoted {
@@ -324,14 +399,23 @@ func (ib *Inbox) Reclassify(ctx context.Context, ws, id int64, class classify.Cl
 			return err
 		}
 		rec.Class, rec.Rule = string(class), "manual: was "+old
-		if rec.EnrollmentID == nil || rec.Step == nil || old == string(class) {
+		// An unverified message had no effect yet: a person's word, even
+		// for the same class, is the evidence it waited for.
+		confirm := rec.Unverified
+		if confirm {
+			if err := ib.Store.ConfirmInbound(ctx, tx, id, "confirmed by a person"); err != nil {
+				return err
+			}
+			rec.Unverified, rec.Evidence = false, "confirmed by a person"
+		}
+		if rec.EnrollmentID == nil || rec.Step == nil || (old == string(class) && !confirm) {
 			return nil
 		}
 		tm, err := ib.Store.TouchByEnrollmentStep(ctx, *rec.EnrollmentID, *rec.Step)
 		if err != nil {
 			return err
 		}
-		if old == string(classify.ClassAutoReply) {
+		if old == string(classify.ClassAutoReply) && !confirm {
 			if en, err := ib.Store.EnrollmentForUpdate(ctx, tx, tm.EnrollmentID); err == nil && en.State == "paused" && en.StateReason == "auto_reply" {
 				if _, err := ib.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"paused"}, "active", "reclassified"); err != nil {
 					return err

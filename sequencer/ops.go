@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/inbound/classify"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer/message"
 	"github.com/touchline/touchline/verifier"
@@ -466,7 +467,15 @@ func (o *Operator) SetEnrollmentState(ctx context.Context, ws, id int64, action 
 		if err != nil {
 			return err
 		}
-		ok, err := o.Store.SetEnrollmentState(ctx, tx, id, from, to, "by request")
+		var ok bool
+		if action == "stop" {
+			// Reported like every other stop.
+			var stopped []store.StoppedEnrollment
+			stopped, err = o.stopEnrollments(ctx, tx, o.River, ws, store.StopWhich{EnrollmentID: id}, "by request")
+			ok = len(stopped) == 1
+		} else {
+			ok, err = o.Store.SetEnrollmentState(ctx, tx, id, from, to, "by request")
+		}
 		if err != nil {
 			return err
 		}
@@ -482,6 +491,24 @@ func (o *Operator) SetEnrollmentState(ctx context.Context, ws, id int64, action 
 		return en, err
 	}
 	return o.Store.GetEnrollment(ctx, ws, id)
+}
+
+// Disposition sets a lead's outcome - convert, recycle or disqualify -
+// with a reason (store.SetDisposition); recycle and disqualify stop its
+// enrollments, reported like every stop (enrollment.stopped, with the
+// disposition as the reason).
+func (o *Operator) Disposition(ctx context.Context, ws, leadID int64, disposition, reason string) (store.Lead, error) {
+	err := o.Store.InTx(ctx, func(tx pgx.Tx) error {
+		if err := o.Store.SetDisposition(ctx, tx, ws, leadID, disposition, reason); err != nil || disposition == "convert" {
+			return err
+		}
+		_, err := o.stopEnrollments(ctx, tx, o.River, ws, store.StopWhich{LeadID: leadID}, disposition)
+		return err
+	})
+	if err != nil {
+		return store.Lead{}, err
+	}
+	return o.Store.GetLead(ctx, ws, leadID)
 }
 
 // CompleteTask closes a person's task and moves the cadence on.
@@ -582,7 +609,10 @@ func (o *Operator) CheckUnsubscribe(tok string) error {
 
 // Unsubscribe suppresses the lead of a token at once and stops every
 // enrollment of it (RFC 8058 one-click; providers want it honoured within
-// two days, Touchline does it in the request).
+// two days, Touchline does it in the request). The GET page only asks to
+// confirm, by this same POST. It is counted (an "unsubscribe" event at the
+// step last sent) and reported (enrollment.stopped) like an unsubscribe by
+// mail, once however often it is posted.
 func (o *Operator) Unsubscribe(ctx context.Context, tok string) error {
 	ws, leadID, enrollmentID, err := message.ParseUnsubscribeToken(o.UnsubscribeKey, tok)
 	if err != nil {
@@ -595,13 +625,15 @@ func (o *Operator) Unsubscribe(ctx context.Context, tok string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.Store.Suppress(ctx, ws, lead.Email, "unsubscribed"); err != nil {
+	tm, err := o.Store.EnrollmentTouch(ctx, ws, enrollmentID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && tm.LeadID != leadID):
+		// The enrollment is gone: the lead is unsubscribed all the same.
+		tm = store.TouchMatch{Workspace: ws, EnrollmentID: enrollmentID, LeadID: leadID, LeadEmail: lead.Email}
+	case err != nil:
 		return err
 	}
 	return o.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := o.Store.StopLeadEnrollments(ctx, tx, ws, leadID, "unsubscribed"); err != nil {
-			return err
-		}
-		return o.Store.LeadEvent(ctx, tx, ws, leadID, "unsubscribed", map[string]any{"enrollment_id": enrollmentID})
+		return o.unsubscribe(ctx, tx, o.River, tm, string(classify.ClassUnsubscribe), "unsubscribed", map[string]any{"via": "one_click"})
 	})
 }

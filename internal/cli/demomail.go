@@ -7,6 +7,7 @@ import (
 
 	"github.com/touchline/touchline/internal/demo"
 	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/inbound/senderauth"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/sequencer"
 )
@@ -39,7 +40,7 @@ func startDemoMail(pr *process, bounceDomain string) (*demoMail, error) {
 		return nil, err
 	}
 	srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{bounceDomain}, Hostname: "in." + demo.SenderDomain, Logger: pr.log},
-		&sequencer.Inbox{Engine: pr.engine, River: pr.river})
+		&sequencer.Inbox{Engine: pr.engine, River: pr.river, Auth: &senderauth.Checker{Resolver: pr.resolver}})
 	go srv.Serve(ln)
 	dm.closers = append(dm.closers, func() { srv.Close() })
 	dm.inbound = ln.Addr().String()

@@ -24,6 +24,7 @@ import (
 	"github.com/touchline/touchline/internal/demo"
 	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/inbound"
+	"github.com/touchline/touchline/internal/inbound/senderauth"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/metrics"
@@ -344,7 +345,7 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			if err := river.AddWorkerSafely(w, &sequencer.ResumeWorker{Engine: pr.engine}); err != nil {
 				return err
 			}
-			inbox := &sequencer.Inbox{Engine: pr.engine}
+			inbox := &sequencer.Inbox{Engine: pr.engine, Auth: &senderauth.Checker{Resolver: pr.resolver}}
 			if err := river.AddWorkerSafely(w, &sequencer.PollIMAPWorker{Inbox: inbox, InsecureSkipVerify: p.smtpInsecure || p.sim}); err != nil {
 				return err
 			}
@@ -502,7 +503,7 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 			return ExitError
 		}
 		isrv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: domains, Hostname: p.verify.helo, Logger: pr.log},
-			&sequencer.Inbox{Engine: pr.engine, River: pr.river})
+			&sequencer.Inbox{Engine: pr.engine, River: pr.river, Auth: &senderauth.Checker{Resolver: pr.resolver}})
 		go isrv.Serve(iln)
 		defer isrv.Close()
 		pr.log.Info("inbound SMTP", "addr", iln.Addr().String(), "domains", strings.Join(domains, ","))

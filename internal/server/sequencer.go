@@ -203,7 +203,12 @@ func (s *Server) disposition(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnprocessableEntity, "invalid", "Invalid disposition", "a reason is required")
 		return
 	}
-	l, err := s.cfg.Store.Disposition(r.Context(), workspaceOf(r).ID, id, req.Disposition, req.Reason)
+	disposition := s.cfg.Store.Disposition
+	if s.cfg.Sequencer != nil {
+		// Reports the enrollments it stops (enrollment.stopped).
+		disposition = s.cfg.Sequencer.Disposition
+	}
+	l, err := disposition(r.Context(), workspaceOf(r).ID, id, req.Disposition, req.Reason)
 	if err != nil {
 		s.notFoundOr(w, r, err, "Lead")
 		return

@@ -149,6 +149,7 @@ type InboundSummary struct {
 	Step         *int
 	Snippet      string
 	Colleague    string
+	Unverified   bool // matched by sender address only: waits for a person (see InboundRecord)
 	// The first recipient of a bounce: hard, soft or sender; its RFC 3463
 	// status and the remote server's words.
 	BounceKind, BounceStatus, BounceDiagnostic string
@@ -166,7 +167,8 @@ func (s *Store) LatestInbound(ctx context.Context, ws int64, limit int) ([]Inbou
 		SELECT m.id, m.received_at, m.source, m.envelope_from, m.class, m.rule, m.matched_by, m.lead_id, COALESCE(l.email, ''), m.step,
 			COALESCE(m.detail->>'snippet', ''), COALESCE(m.detail->>'colleague', ''),
 			COALESCE(m.detail#>>'{recipients,0,Kind}', ''), COALESCE(m.detail#>>'{recipients,0,Status}', ''),
-			COALESCE(m.detail#>>'{recipients,0,Diagnostic}', ''), COALESCE(m.detail->>'return_date', ''), substring(m.raw FROM 1 FOR 16384)
+			COALESCE(m.detail#>>'{recipients,0,Diagnostic}', ''), COALESCE(m.detail->>'return_date', ''), substring(m.raw FROM 1 FOR 16384),
+			COALESCE(m.detail->>'unverified' = 'true', false)
 		FROM inbound_messages m LEFT JOIN leads l ON l.id = m.lead_id AND l.workspace_id = m.workspace_id
 		WHERE m.workspace_id = $1 ORDER BY m.id DESC LIMIT $2`, ws, limit)
 	if err != nil {
@@ -177,7 +179,7 @@ func (s *Store) LatestInbound(ctx context.Context, ws int64, limit int) ([]Inbou
 	for rows.Next() {
 		var m InboundSummary
 		if err := rows.Scan(&m.ID, &m.ReceivedAt, &m.Source, &m.EnvelopeFrom, &m.Class, &m.Rule, &m.MatchedBy, &m.LeadID, &m.LeadEmail,
-			&m.Step, &m.Snippet, &m.Colleague, &m.BounceKind, &m.BounceStatus, &m.BounceDiagnostic, &m.ReturnDate, &m.Head); err != nil {
+			&m.Step, &m.Snippet, &m.Colleague, &m.BounceKind, &m.BounceStatus, &m.BounceDiagnostic, &m.ReturnDate, &m.Head, &m.Unverified); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

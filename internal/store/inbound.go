@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -28,12 +29,41 @@ type InboundRecord struct {
 	LeadID       *int64         `json:"lead_id,omitempty"`
 	Step         *int           `json:"step,omitempty"`
 	Detail       map[string]any `json:"detail"`
+	// Unverified: matched to its lead only by the sender's address, with
+	// no evidence that the sender wrote it (see package sequencer); its
+	// effects wait for a person to confirm it. Kept in detail.
+	Unverified bool `json:"unverified"`
+	// Evidence is what tied the message to its lead: "verp",
+	// "unsubscribe token", "message-id", "dmarc: ..." (the sender's domain
+	// vouched for it), "confirmed by a person". Kept in detail.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// fromDetail moves the fields kept in detail to their own.
+func (r *InboundRecord) fromDetail() {
+	if r.Detail == nil {
+		return
+	}
+	r.Unverified, _ = r.Detail["unverified"].(bool)
+	r.Evidence, _ = r.Detail["evidence"].(string)
+	delete(r.Detail, "unverified")
+	delete(r.Detail, "evidence")
 }
 
 // InsertInbound stores a message once: false when the same Message-ID was
 // already stored for the workspace (a retried delivery, a re-poll).
 func (s *Store) InsertInbound(ctx context.Context, tx pgx.Tx, r InboundRecord) (int64, bool, error) {
-	detail, _ := json.Marshal(r.Detail)
+	d := map[string]any{}
+	for k, v := range r.Detail {
+		d[k] = v
+	}
+	if r.Unverified {
+		d["unverified"] = true
+	}
+	if r.Evidence != "" {
+		d["evidence"] = r.Evidence
+	}
+	detail, _ := json.Marshal(d)
 	var msgID *string
 	if r.MessageID != "" {
 		msgID = &r.MessageID
@@ -79,6 +109,14 @@ func scanTouchMatch(row pgx.Row) (TouchMatch, error) {
 // TouchByEnrollmentStep finds the touch a VERP return path names.
 func (s *Store) TouchByEnrollmentStep(ctx context.Context, enrollmentID int64, step int) (TouchMatch, error) {
 	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.enrollment_id = $1 AND t.step = $2`, enrollmentID, step))
+}
+
+// EnrollmentTouch finds the touch of an enrollment of the workspace that a
+// message about the whole enrollment (an unsubscribe) answers: the last
+// one sent.
+func (s *Store) EnrollmentTouch(ctx context.Context, ws, enrollmentID int64) (TouchMatch, error) {
+	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE e.workspace_id = $1 AND e.id = $2
+		ORDER BY t.status IN ('sent', 'uncertain') DESC, t.step DESC LIMIT 1`, ws, enrollmentID))
 }
 
 // TouchByMessageID finds the touch that sent one of ids (In-Reply-To,
@@ -127,25 +165,15 @@ func (s *Store) PromoteLead(ctx context.Context, tx pgx.Tx, ws, leadID int64, st
 	return true, err
 }
 
-// StopDomainEnrollments stops the active enrollments of a cadence whose
-// leads are at domain (a reply from one person at a company stops the
-// others, when the cadence says so).
-func (s *Store) StopDomainEnrollments(ctx context.Context, tx pgx.Tx, ws, cadenceID int64, domain, reason string) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE enrollments e SET state = 'stopped', state_reason = $4, updated_at = now()
-		FROM leads l WHERE l.id = e.lead_id AND e.workspace_id = $1 AND e.cadence_id = $2
-			AND e.state IN ('active', 'paused') AND lower(split_part(l.email, '@', 2)) = lower($3)`, ws, cadenceID, domain, reason)
-	return err
-}
-
 // PauseEnrollment pauses an active enrollment with a reason.
 func (s *Store) PauseEnrollment(ctx context.Context, tx pgx.Tx, id int64, reason string) (bool, error) {
 	return s.SetEnrollmentState(ctx, tx, id, []string{"active"}, "paused", reason)
 }
 
 // MarkBounced records a hard bounce on a lead: verdict undeliverable
-// (bounced), suppressed, enrollments stopped. It returns the verdict
-// status the lead had before, to count verifier misses.
+// (bounced), suppressed. (The caller stops its enrollments, with
+// StopEnrollments, and reports them.) It returns the verdict status the
+// lead had before, to count verifier misses.
 func (s *Store) MarkBounced(ctx context.Context, tx pgx.Tx, ws, leadID int64, email, detail string) (string, error) {
 	var prev *string
 	if err := tx.QueryRow(ctx, `SELECT verification_status FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&prev); err != nil {
@@ -158,9 +186,6 @@ func (s *Store) MarkBounced(ctx context.Context, tx pgx.Tx, ws, leadID int64, em
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO suppressions (workspace_id, email_hash, email, reason) VALUES ($1, $2, $3, 'bounced')
 		ON CONFLICT (workspace_id, email_hash) DO NOTHING`, ws, EmailHash(email), strings.ToLower(email)); err != nil {
-		return "", err
-	}
-	if err := s.StopLeadEnrollments(ctx, tx, ws, leadID, "bounced"); err != nil {
 		return "", err
 	}
 	if prev == nil {
@@ -246,34 +271,44 @@ func (s *Store) ResumeMailbox(ctx context.Context, ws, mailboxID int64) error {
 }
 
 // Disposition sets a lead's outcome - convert (stage opportunity),
-// recycle or disqualify - with a reason, in the stage history.
+// recycle or disqualify - with a reason, in the stage history; recycle and
+// disqualify stop its enrollments. (With the sequencer running,
+// sequencer.Operator.Disposition does the same and reports the stops.)
 func (s *Store) Disposition(ctx context.Context, ws, leadID int64, disposition, reason string) (Lead, error) {
-	stage := map[string]string{"convert": "opportunity", "recycle": "recycled", "disqualify": "disqualified"}[disposition]
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		var from string
-		err := tx.QueryRow(ctx, `SELECT stage FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&from)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
+		if err := s.SetDisposition(ctx, tx, ws, leadID, disposition, reason); err != nil || disposition == "convert" {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE leads SET stage = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2`, leadID, ws, stage); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO lead_stages (workspace_id, lead_id, from_stage, to_stage, reason) VALUES ($1, $2, $3, $4, $5)`,
-			ws, leadID, from, stage, disposition+": "+reason); err != nil {
-			return err
-		}
-		if disposition != "convert" {
-			return s.StopLeadEnrollments(ctx, tx, ws, leadID, disposition)
-		}
-		return nil
+		_, err := s.StopEnrollments(ctx, tx, ws, StopWhich{LeadID: leadID}, disposition)
+		return err
 	})
 	if err != nil {
 		return Lead{}, err
 	}
 	return s.GetLead(ctx, ws, leadID)
+}
+
+// SetDisposition changes a lead's stage for a disposition, in tx, and
+// records it in the stage history; it stops nothing.
+func (s *Store) SetDisposition(ctx context.Context, tx pgx.Tx, ws, leadID int64, disposition, reason string) error {
+	stage := map[string]string{"convert": "opportunity", "recycle": "recycled", "disqualify": "disqualified"}[disposition]
+	if stage == "" {
+		return fmt.Errorf("store: unknown disposition %q", disposition)
+	}
+	var from string
+	err := tx.QueryRow(ctx, `SELECT stage FROM leads WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, leadID, ws).Scan(&from)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE leads SET stage = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2`, leadID, ws, stage); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO lead_stages (workspace_id, lead_id, from_stage, to_stage, reason) VALUES ($1, $2, $3, $4, $5)`,
+		ws, leadID, from, stage, disposition+": "+reason)
+	return err
 }
 
 // CountLeadEvents counts a lead's events of a type.
@@ -306,6 +341,7 @@ func (s *Store) ListInbound(ctx context.Context, ws int64, class string, leadID 
 			return nil, err
 		}
 		json.Unmarshal(detail, &r.Detail)
+		r.fromDetail()
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -314,12 +350,22 @@ func (s *Store) ListInbound(ctx context.Context, ws int64, class string, leadID 
 // InboundForUpdate locks one stored message of the workspace.
 func (s *Store) InboundForUpdate(ctx context.Context, tx pgx.Tx, ws, id int64) (InboundRecord, error) {
 	var r InboundRecord
-	err := tx.QueryRow(ctx, `SELECT id, class, rule, enrollment_id, lead_id, step FROM inbound_messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
-		id, ws).Scan(&r.ID, &r.Class, &r.Rule, &r.EnrollmentID, &r.LeadID, &r.Step)
+	var detail []byte
+	err := tx.QueryRow(ctx, `SELECT id, class, rule, enrollment_id, lead_id, step, detail FROM inbound_messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
+		id, ws).Scan(&r.ID, &r.Class, &r.Rule, &r.EnrollmentID, &r.LeadID, &r.Step, &detail)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNotFound
 	}
+	json.Unmarshal(detail, &r.Detail)
+	r.fromDetail()
 	return r, err
+}
+
+// ConfirmInbound records that a person confirmed an unverified message,
+// with evidence saying so.
+func (s *Store) ConfirmInbound(ctx context.Context, tx pgx.Tx, id int64, evidence string) error {
+	_, err := tx.Exec(ctx, `UPDATE inbound_messages SET detail = (detail - 'unverified') || jsonb_build_object('evidence', $2::text) WHERE id = $1`, id, evidence)
+	return err
 }
 
 // SetInboundClass records a corrected classification.

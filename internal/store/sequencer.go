@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -570,11 +572,49 @@ func (s *Store) NextScheduledTouches(ctx context.Context, tx pgx.Tx, cadenceID i
 	})
 }
 
-// StopLeadEnrollments stops every active or paused enrollment of a lead.
-func (s *Store) StopLeadEnrollments(ctx context.Context, tx pgx.Tx, ws, leadID int64, reason string) error {
-	_, err := tx.Exec(ctx, `UPDATE enrollments SET state = 'stopped', state_reason = $3, updated_at = now()
-		WHERE workspace_id = $1 AND lead_id = $2 AND state IN ('active', 'paused')`, ws, leadID, reason)
-	return err
+// StopWhich selects the enrollments StopEnrollments stops, within one
+// workspace: one enrollment, every enrollment of a lead, or every
+// enrollment of a cadence whose lead is at a domain (a reply from one
+// person at a company stops the others, when the cadence says so).
+type StopWhich struct {
+	EnrollmentID int64
+	LeadID       int64
+	CadenceID    int64
+	Domain       string // with CadenceID
+}
+
+// StoppedEnrollment is an enrollment StopEnrollments stopped.
+type StoppedEnrollment struct {
+	ID        int64
+	LeadID    int64
+	CadenceID int64
+	Email     string
+}
+
+// StopEnrollments stops, in tx, the active or paused enrollments of the
+// workspace that which selects, with reason, and returns those it stopped
+// (in ID order). Enrollments already stopped or finished are left alone
+// and not returned. The sequencer reports each one (enrollment.stopped).
+func (s *Store) StopEnrollments(ctx context.Context, tx pgx.Tx, ws int64, which StopWhich, reason string) ([]StoppedEnrollment, error) {
+	if which.EnrollmentID == 0 && which.LeadID == 0 && (which.CadenceID == 0 || which.Domain == "") {
+		return nil, errors.New("store: StopEnrollments needs an enrollment, a lead, or a cadence and a domain")
+	}
+	rows, err := tx.Query(ctx, `
+		UPDATE enrollments e SET state = 'stopped', state_reason = $6, updated_at = now()
+		FROM leads l WHERE l.id = e.lead_id AND e.workspace_id = $1 AND e.state IN ('active', 'paused')
+			AND ($2 = 0 OR e.id = $2) AND ($3 = 0 OR e.lead_id = $3) AND ($4 = 0 OR e.cadence_id = $4)
+			AND ($5 = '' OR lower(split_part(l.email, '@', 2)) = lower($5))
+		RETURNING e.id, e.lead_id, e.cadence_id, l.email`, ws, which.EnrollmentID, which.LeadID, which.CadenceID, which.Domain, reason)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoppedEnrollment, error) {
+		var st StoppedEnrollment
+		err := r.Scan(&st.ID, &st.LeadID, &st.CadenceID, &st.Email)
+		return st, err
+	})
+	slices.SortFunc(out, func(a, b StoppedEnrollment) int { return cmp.Compare(a.ID, b.ID) })
+	return out, err
 }
 
 // CountOpenTouches counts a cadence's touches not yet settled (scheduled

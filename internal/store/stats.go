@@ -54,14 +54,17 @@ type StepStats struct {
 	Outcomes
 }
 
-// eventCounts are the outcome columns, counted from lead events.
+// eventCounts are the outcome columns, counted from lead events. Every
+// way to unsubscribe records "unsubscribe" (by mail, the mailto: address,
+// the one-click POST); "unsubscribed" is what one-click POSTs recorded
+// before, still counted.
 const eventCounts = `
 	count(*) FILTER (WHERE ev.type = 'hard_bounce') AS hard,
 	count(*) FILTER (WHERE ev.type = 'soft_bounce') AS soft,
 	count(*) FILTER (WHERE ev.type = 'sender_rejection') AS sender,
 	count(*) FILTER (WHERE ev.type = 'replied') AS replies,
 	count(*) FILTER (WHERE ev.type = 'auto_reply') AS auto,
-	count(*) FILTER (WHERE ev.type = 'unsubscribe') AS unsub,
+	count(*) FILTER (WHERE ev.type IN ('unsubscribe', 'unsubscribed')) AS unsub,
 	count(*) FILTER (WHERE ev.type = 'complaint') AS complaints,
 	count(*) FILTER (WHERE ev.type = 'hard_bounce' AND ev.data->>'verifier_miss' = 'true') AS misses`
 
