@@ -201,9 +201,14 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		return err
 	}
 	en := tc.Enrollment
-	// Paused or stopped enrollments, and stale jobs, do nothing: resume
-	// schedules the step again.
 	if en.State != "active" || en.NextStep != args.Step {
+		// Paused or stopped enrollments, and stale jobs, send nothing:
+		// resume schedules the step again. But a touch this job claimed
+		// before its process died is settled whatever became of the
+		// enrollment meanwhile, or it would stay 'sending' for ever.
+		if t, ok := touchOf(en, args.Step); ok && t.Status == "sending" && (t.ClaimJobID == 0 || t.ClaimJobID == job.ID) {
+			return e.unclaimable(ctx, job, tc)
+		}
 		return nil
 	}
 	// Early: wait out a short remainder here, snooze a long one.
@@ -360,7 +365,7 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 		// lock, this is the last word. Nothing is sent.
 		return nil
 	case "touch":
-		return e.unclaimable(ctx, job, en, c, loc)
+		return e.unclaimable(ctx, job, tc)
 	case "suppressed":
 		return stop("skipped", "suppressed")
 	}
@@ -579,42 +584,62 @@ func enhancedCode(r *smtp.SMTPError) string {
 // unclaimable handles a touch whose row was no longer 'scheduled' when its
 // job came to claim it. One found 'sending' was claimed by a process that
 // died before SMTP's answer was recorded: it is marked 'uncertain', never
-// sent again, and the chain goes on. Any other status was recorded by an
-// earlier run of this job: nothing to do.
-func (e *Engine) unclaimable(ctx context.Context, job *river.Job[TouchArgs], en store.Enrollment, c *Cadence, loc *time.Location) error {
+// sent again, whatever the enrollment's state, and an enrollment still at
+// this step (active, or paused: resume queues its next step) goes on. Any
+// other status was recorded by an earlier run of this job: nothing to do.
+func (e *Engine) unclaimable(ctx context.Context, job *river.Job[TouchArgs], tc store.TouchContext) error {
 	step := job.Args.Step
 	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
-		cur, err := e.Store.EnrollmentForUpdate(ctx, tx, en.ID)
+		complete := func() error {
+			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+			return err
+		}
+		cur, err := e.Store.EnrollmentForUpdate(ctx, tx, tc.Enrollment.ID)
 		if err != nil {
 			return err
 		}
-		if cur.State != "active" || cur.NextStep != step {
-			return nil
+		t, err := e.Store.TouchForUpdate(ctx, tx, cur.ID, step)
+		if errors.Is(err, store.ErrNotFound) {
+			return complete()
 		}
-		t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, step)
 		if err != nil {
 			return err
 		}
-		if t.Status == "sending" && t.ClaimJobID != 0 && t.ClaimJobID != job.ID {
+		if t.Status != "sending" {
+			return complete()
+		}
+		if t.ClaimJobID != 0 && t.ClaimJobID != job.ID {
 			// Another job of this step claimed it (a resend or a resume
 			// queues one) and is sending now, or will be run again by
 			// River's rescuer if its process died: the touch is its to
 			// settle, not this job's.
-			_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+			return complete()
+		}
+		if err := e.Store.SetTouch(ctx, tx, cur.ID, step, "uncertain",
+			"the worker stopped between handing the message to SMTP and recording the answer; not sent again"); err != nil {
 			return err
 		}
-		if t.Status == "sending" {
-			if err := e.Store.SetTouch(ctx, tx, en.ID, step, "uncertain",
-				"the worker stopped between handing the message to SMTP and recording the answer; not sent again"); err != nil {
-				return err
+		if cur.NextStep == step && (cur.State == "active" || cur.State == "paused") {
+			c, err := e.LoadCadence(tc.Cadence)
+			if err != nil {
+				return fmt.Errorf("cadence %d: %w", tc.Cadence.ID, err)
 			}
-			if err := e.scheduleNext(ctx, tx, en, c, step, loc, e.now()); err != nil {
+			if err := e.scheduleNext(ctx, tx, cur, c, step, c.location(tc.Lead.Timezone), e.now()); err != nil {
 				return err
 			}
 		}
-		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
+		return complete()
 	})
+}
+
+// touchOf is the touch of step among en's touches.
+func touchOf(en store.Enrollment, step int) (store.Touch, bool) {
+	for _, t := range en.Touches {
+		if t.Step == step {
+			return t, true
+		}
+	}
+	return store.Touch{}, false
 }
 
 // TaskDeadlineArgs moves a cadence on past a task left open.
@@ -711,10 +736,11 @@ func (e *Engine) requeueNext(ctx context.Context, tx pgx.Tx, client *river.Clien
 	return err
 }
 
-// scheduleNext schedules the step after step, or finishes the enrollment.
+// scheduleNext schedules the step after step, or finishes the enrollment
+// (a paused one too: nothing is left for a resume to do).
 func (e *Engine) scheduleNext(ctx context.Context, tx pgx.Tx, en store.Enrollment, c *Cadence, step int, loc *time.Location, now time.Time) error {
 	if step >= c.StepCount() {
-		_, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active"}, "finished", "all steps done")
+		_, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active", "paused"}, "finished", "all steps done")
 		return err
 	}
 	next := step + 1
