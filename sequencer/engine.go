@@ -186,8 +186,22 @@ func (w *TouchWorker) Timeout(*river.Job[TouchArgs]) time.Duration {
 // again was claimed by a process that died before recording SMTP's answer:
 // it is marked 'uncertain' and never sent again, and the chain goes on. So
 // no touch is sent twice, and none is lost without a trace.
+//
+// A job on its last attempt that fails is not left for River to discard
+// (see giveUp).
 func (w *TouchWorker) Work(ctx context.Context, job *river.Job[TouchArgs]) error {
-	return w.Engine.touch(ctx, job)
+	err := w.Engine.touch(ctx, job)
+	var (
+		snooze *river.JobSnoozeError
+		cancel *river.JobCancelError
+	)
+	if err == nil || job.Attempt < job.MaxAttempts || errors.As(err, &snooze) || errors.As(err, &cancel) {
+		return err
+	}
+	if gerr := w.Engine.giveUp(ctx, job, err); gerr != nil {
+		return errors.Join(err, gerr)
+	}
+	return nil
 }
 
 func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
@@ -629,6 +643,50 @@ func (e *Engine) unclaimable(ctx context.Context, job *river.Job[TouchArgs], tc 
 			}
 		}
 		return complete()
+	})
+}
+
+// giveUp settles the touch of a job whose last attempt failed, which River
+// would otherwise discard, leaving the touch 'scheduled' with no job and
+// its enrollment active for ever. A touch still 'scheduled' ends 'failed'
+// with the last error, and its enrollment stops as send_failed (see the
+// package doc); one left 'sending' is settled as any interrupted touch.
+func (e *Engine) giveUp(ctx context.Context, job *river.Job[TouchArgs], cause error) error {
+	// The job's own context may be what ran out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	step := job.Args.Step
+	tc, err := e.Store.TouchContext(ctx, job.Args.EnrollmentID, step)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t, ok := touchOf(tc.Enrollment, step); ok && t.Status == "sending" {
+		return e.unclaimable(ctx, job, tc)
+	}
+	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
+		cur, err := e.Store.EnrollmentForUpdate(ctx, tx, tc.Enrollment.ID)
+		if err != nil {
+			return err
+		}
+		t, err := e.Store.TouchForUpdate(ctx, tx, cur.ID, step)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && t.Status == "scheduled" && cur.NextStep == step && (cur.State == "active" || cur.State == "paused") {
+			metrics.TouchesSent.WithLabelValues("failed").Inc()
+			if err := e.Store.SetTouch(ctx, tx, cur.ID, step, "failed",
+				fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, cause)); err != nil {
+				return err
+			}
+			if _, err := e.stopEnrollment(ctx, tx, nil, cur, tc.Lead, "send_failed"); err != nil {
+				return err
+			}
+		}
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
 	})
 }
 

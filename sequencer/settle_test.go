@@ -2,10 +2,13 @@ package sequencer_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertest"
 
@@ -139,6 +142,69 @@ func TestInterruptedTouchSettledWhateverTheEnrollment(t *testing.T) {
 				t.Errorf("pause: enrollment %s at step %d, touches %+v; want paused at step 2, scheduled", e.State, e.NextStep, e.Touches)
 			}
 		}
+	}
+	if n := len(r.world.Messages()); n != 0 {
+		t.Fatalf("%d messages sent, want none", n)
+	}
+}
+
+// downSender is a submission server nobody can reach.
+type downSender struct{}
+
+func (downSender) Send(context.Context, sequencer.Submission, string, string, []byte) error {
+	return &sequencer.SendError{Stage: "dial", Err: errors.New("connect: connection refused")}
+}
+
+// TestLastAttemptFailsTheTouch: a touch whose submission server stays
+// unreachable is retried by River; on the job's last attempt it must not
+// be left for River to discard (the touch 'scheduled' with no job, the
+// enrollment active for ever). It ends 'failed' with the error, and the
+// enrollment stops as send_failed with an enrollment.stopped event.
+func TestLastAttemptFailsTheTouch(t *testing.T) {
+	t.Parallel()
+	r := newRigSender(t, func(sequencer.Sender) sequencer.Sender { return downSender{} })
+	ctx := context.Background()
+	m := r.mailbox(100)
+	ids := r.enrollLater(ctx, m, "lead8@prospect.test")
+	// Its first touch falls due (its own job stays an hour away).
+	if err := r.st.InTx(ctx, func(tx pgx.Tx) error { return r.st.RescheduleTouch(ctx, tx, ids[0], 1, time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	w := &sequencer.TouchWorker{Engine: r.op.Engine}
+
+	// An attempt before the last: River retries, the touch waits.
+	jctx, job := r.heldJob(ctx, ids[0], 1, 19, 20)
+	if err := w.Work(jctx, job); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("attempt 19 of 20: %v, want the send error for River to retry", err)
+	}
+	if e, _ := r.st.GetEnrollment(ctx, r.ws.ID, ids[0]); e.State != "active" || e.Touches[0].Status != "scheduled" {
+		t.Fatalf("after attempt 19: enrollment %s, touch %s; want active, scheduled", e.State, e.Touches[0].Status)
+	}
+
+	jctx, job = r.heldJob(ctx, ids[0], 1, 20, 20)
+	if err := w.Work(jctx, job); err != nil {
+		t.Fatalf("last attempt: %v", err)
+	}
+	e, err := r.st.GetEnrollment(ctx, r.ws.ID, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt := e.Touches[0]; tt.Status != "failed" || !strings.Contains(tt.Outcome, "gave up after 20 attempts") || !strings.Contains(tt.Outcome, "connection refused") {
+		t.Errorf("touch after the last attempt: %s (%s), want failed with the error", tt.Status, tt.Outcome)
+	}
+	if e.State != "stopped" || e.StateReason != "send_failed" {
+		t.Errorf("enrollment %s (%s), want stopped (send_failed)", e.State, e.StateReason)
+	}
+	if s := r.jobState(ctx, job.ID); s != "completed" {
+		t.Errorf("job %s, want completed", s)
+	}
+	evs, err := r.st.ListEvents(ctx, r.ws.ID, "enrollment.stopped", 0, 10)
+	var p struct {
+		EnrollmentID int64 `json:"enrollment_id"`
+		Reason       string
+	}
+	if err != nil || len(evs) != 1 || json.Unmarshal(evs[0].Payload, &p) != nil || p.EnrollmentID != ids[0] || p.Reason != "send_failed" {
+		t.Errorf("enrollment.stopped events: %d (%v), payload %+v; want one for %d, send_failed", len(evs), err, p, ids[0])
 	}
 	if n := len(r.world.Messages()); n != 0 {
 		t.Fatalf("%d messages sent, want none", n)
