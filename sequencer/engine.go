@@ -346,7 +346,10 @@ func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
 				return err
 			}
 			if !ok {
-				return river.JobSnooze(max(next.Sub(e.now()), time.Second))
+				// next is on the database's clock, and River snoozes on
+				// the wall clock: not the engine's (Now), which only
+				// places touches in their cadence.
+				return river.JobSnooze(max(time.Until(next), time.Second))
 			}
 		}
 	}
