@@ -171,6 +171,38 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		corrDone.Add(1)
 		go func() { defer corrDone.Done(); c.Run(ctx) }()
 	}
+	// progress says where the touches and their jobs stand, for a wait
+	// that fails.
+	progress := func() string {
+		var out []string
+		for _, q := range []string{`SELECT 'touch ' || step || ' ' || status, count(*) FROM touches GROUP BY 1 ORDER BY 1`,
+			`SELECT 'job ' || kind || ' ' || state, count(*) FROM river_job GROUP BY 1 ORDER BY 1`,
+			`SELECT 'inbound', count(*) FROM inbound_messages`} {
+			rows, err := r.st.Pool().Query(ctx, q)
+			if err != nil {
+				return err.Error()
+			}
+			for rows.Next() {
+				var k string
+				var n int
+				rows.Scan(&k, &n)
+				out = append(out, fmt.Sprintf("%s: %d", k, n))
+			}
+			rows.Close()
+		}
+		return strings.Join(out, "; ")
+	}
+	// await waits for cond. The limit only bounds a failing run: nothing
+	// here depends on how fast the machine is.
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		const limit = 5 * time.Minute
+		for deadline := time.Now().Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after %s; %s", what, limit, progress())
+			}
+		}
+	}
 	// count reads one number from the database.
 	count := func(sql string, args ...any) (n int) {
 		t.Helper()
@@ -256,7 +288,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	// Every first touch recorded as sent (and its second touch's job
 	// queued, in the same transaction); then the early answers, each
 	// recorded.
-	waitFor(t, 60*time.Second, "first touches recorded", func() bool {
+	await("first touches recorded", func() bool {
 		return count(`SELECT count(*) FROM touches WHERE step = 1 AND status = 'sent'`) == len(leads)
 	})
 	runCorr(corrEarly)
@@ -278,7 +310,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 60*time.Second, "early answers recorded", func() bool {
+	await("early answers recorded", func() bool {
 		n := total(want) - total(wantLate)
 		return delivered(corrEarly) == n && count(`SELECT count(*) FROM inbound_messages`) >= n
 	})
@@ -286,7 +318,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	// where River scheduled them, an hour away. The late replies come now.
 	clock.Advance(step2 + time.Minute)
 	runCorr(corrLate)
-	waitFor(t, 60*time.Second, "late replies recorded", func() bool {
+	await("late replies recorded", func() bool {
 		return delivered(corrEarly, corrLate) == total(want) && count(`SELECT count(*) FROM inbound_messages`) >= total(want)
 	})
 	for _, c := range []*mailsim.Correspondents{corrEarly, corrLate} {
@@ -340,7 +372,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 60*time.Second, "second touches' jobs run", func() bool {
+	await("second touches' jobs run", func() bool {
 		return count(`SELECT count(*) FROM river_job WHERE kind = 'touch' AND state IN ('available', 'running', 'retryable', 'pending')`) == 0
 	})
 	// Main: the 421 silent leads and the 4 soft-bounced ones get both
