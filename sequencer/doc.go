@@ -34,10 +34,15 @@
 // answers, the touch becomes 'sent' (or 'failed' on a 5xx, which stops the
 // enrollment). If the process dies between the two, the retried job finds the
 // touch in 'sending' and cannot know whether SMTP queued the message: it
-// marks the touch 'uncertain', never sends it again, and goes on with the
-// next step. So across any crash: no touch is sent twice; every touch ends
+// marks the touch 'uncertain' (whatever became of the enrollment
+// meanwhile: stopped, paused or moved on), never sends it again, and goes
+// on with the next step if the enrollment is still at this one. So across any crash: no touch is sent twice; every touch ends
 // 'sent', 'failed', 'skipped', 'uncertain' or done as a task, none is lost
-// without a record. TestWorkerKilledWhileSending SIGKILLs a worker process
+// without a record. A touch whose job fails its last attempt (River gives
+// up on a job after MaxAttempts; 4xx replies or an unreachable submission
+// server for about a week) ends 'failed' with the last error, and its
+// enrollment stops as send_failed, with an enrollment.stopped event: the
+// later steps follow up on a message the lead never got. TestWorkerKilledWhileSending SIGKILLs a worker process
 // mid-cadence and checks exactly that.
 //
 // Nothing to an address known to bounce. Before its first email, a lead's

@@ -7,8 +7,13 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/touchline/touchline/internal/inbound"
 	"github.com/touchline/touchline/internal/mailsim"
@@ -22,21 +27,28 @@ import (
 // leads in a two-step cadence, answered by the simulated recipients over
 // both Touchline's inbound SMTP server and IMAP polling of the rep's
 // mailbox; every effect holds, the stats match the script exactly, each
-// guardrail trips for its own cause only, and replies that arrive shortly
-// (replyLead) before the next touch is due stop it.
+// guardrail trips for its own cause only, and replies that arrive when the
+// next touch is already due, but before its job runs, stop it.
+//
+// Nothing waits on the wall clock: the test moves the engine's clock. The
+// recipients answer once every first touch is recorded (so no guardrail
+// trips before its cadence's first touches are out); the late replies
+// come once the clock has passed the second touches' due time; the
+// second touches' jobs are released (River's JobRetry) only after every
+// answer is recorded (a row in inbound_messages, written in the
+// transaction of its effects).
 func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end to end: 540 leads, about 20 s")
+		t.Skip("end to end: 540 leads, about 30 s")
 	}
 	t.Parallel()
-	r := newRig(t)
+	clock := &testClock{}
+	r := newRigClock(t, nil, clock.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	const step2 = 8 * time.Second // the second touch's delay
-	// How long before the second touch is due the late replies arrive: an
-	// IMAP poll's round through River must fit in it, also on a machine
-	// busy with other test packages (with 1 s, some came too late there).
-	const replyLead = 3 * time.Second
+	// The second touch's delay: no second touch falls due until the test
+	// moves the clock.
+	const step2 = time.Hour
 
 	// The world: recipients' domains, the reps' mailboxes over IMAP,
 	// Touchline's inbound SMTP server for the bounce and tracking domain.
@@ -45,6 +57,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		answer mailsim.Answer
 		mate   string // a colleague answers for this lead (their address)
 		group  string // main, badlist, sender
+		late   bool   // answers once its second touch is due
 	}
 	var leads []lead
 	boxes := map[string]map[string]mailsim.Mailbox{}
@@ -57,15 +70,17 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		leads = append(leads, lead{email: email, answer: a, group: group})
 		return &leads[len(leads)-1]
 	}
+	// The answers are spread a little, so that the inbound server is not
+	// hit by all of them at once.
 	early := func(k mailsim.AnswerKind, i int) mailsim.Answer {
-		return mailsim.Answer{Kind: k, After: 2*time.Second + time.Duration(i%30)*100*time.Millisecond}
+		return mailsim.Answer{Kind: k, After: time.Duration(i%30) * 20 * time.Millisecond}
 	}
-	// Main cadence, 500 leads. Human replies come replyLead before the
-	// second touch is due.
+	// Main cadence, 500 leads. Human replies come late: once the second
+	// touch is due.
 	script := []struct {
 		kind mailsim.AnswerKind
 		n    int
-		late bool // replyLead before the next touch
+		late bool // once the second touch is due
 		via  bool // to the tracking address by SMTP, not into the rep's mailbox
 	}{
 		{mailsim.HumanReply, 20, true, false}, {mailsim.HumanReply, 10, true, true}, {mailsim.AutoReply, 15, false, false},
@@ -76,11 +91,8 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	for _, s := range script {
 		for range s.n {
 			a := early(s.kind, i)
-			if s.late {
-				a.After = step2 - replyLead
-			}
 			a.ViaTracking = s.via
-			add(fmt.Sprintf("p%d@acme.test", i), "main", a)
+			add(fmt.Sprintf("p%d@acme.test", i), "main", a).late = s.late
 			i++
 		}
 	}
@@ -141,18 +153,64 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	}
 	go srv.Serve(ln)
 	defer srv.Close()
-	corr := &mailsim.Correspondents{World: r.world, InboundAddr: ln.Addr().String(), Mailstore: ms,
-		Script: func(m mailsim.Message) (mailsim.Answer, bool) {
-			l := byEmail[m.To[0]]
-			// Only the first touch is answered.
-			if l == nil || l.answer.Kind == "" || strings.Contains(string(m.Data), "\r\nIn-Reply-To:") {
-				return mailsim.Answer{}, false
-			}
-			return l.answer, true
-		}}
+	// Two sets of recipients: those who answer early, and the late ones.
+	// Each answers once it runs (runCorr), and only first touches.
+	correspondents := func(late bool) *mailsim.Correspondents {
+		return &mailsim.Correspondents{World: r.world, InboundAddr: ln.Addr().String(), Mailstore: ms,
+			Script: func(m mailsim.Message) (mailsim.Answer, bool) {
+				l := byEmail[m.To[0]]
+				if l == nil || l.answer.Kind == "" || l.late != late || strings.Contains(string(m.Data), "\r\nIn-Reply-To:") {
+					return mailsim.Answer{}, false
+				}
+				return l.answer, true
+			}}
+	}
+	corrEarly, corrLate := correspondents(false), correspondents(true)
 	var corrDone sync.WaitGroup
-	corrDone.Add(1)
-	go func() { defer corrDone.Done(); corr.Run(ctx) }()
+	runCorr := func(c *mailsim.Correspondents) {
+		corrDone.Add(1)
+		go func() { defer corrDone.Done(); c.Run(ctx) }()
+	}
+	// progress says where the touches and their jobs stand, for a wait
+	// that fails.
+	progress := func() string {
+		var out []string
+		for _, q := range []string{`SELECT 'touch ' || step || ' ' || status, count(*) FROM touches GROUP BY 1 ORDER BY 1`,
+			`SELECT 'job ' || kind || ' ' || state, count(*) FROM river_job GROUP BY 1 ORDER BY 1`,
+			`SELECT 'inbound', count(*) FROM inbound_messages`} {
+			rows, err := r.st.Pool().Query(ctx, q)
+			if err != nil {
+				return err.Error()
+			}
+			for rows.Next() {
+				var k string
+				var n int
+				rows.Scan(&k, &n)
+				out = append(out, fmt.Sprintf("%s: %d", k, n))
+			}
+			rows.Close()
+		}
+		return strings.Join(out, "; ")
+	}
+	// await waits for cond. The limit only bounds a failing run: nothing
+	// here depends on how fast the machine is.
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		const limit = 5 * time.Minute
+		for deadline := time.Now().Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after %s; %s", what, limit, progress())
+			}
+		}
+	}
+	// count reads one number from the database.
+	count := func(sql string, args ...any) (n int) {
+		t.Helper()
+		if err := r.st.Pool().QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 
 	// Touchline: two mailboxes polled over IMAP, three cadences.
 	host, port := ms.Addr()
@@ -171,7 +229,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	ana, bo := mailbox("ana@sender.test", "imap-ana"), mailbox("bo@sender.test", "imap-bo")
 	steps := []sequencer.Step{
 		{Channel: "email", Delay: "0", Subject: "Quick question, {{first_name}}", Body: "Hi {{first_name}},\n\nIs your team hiring SDRs this quarter?"},
-		{Channel: "email", Delay: "8s", Thread: true, Body: "Following up, {{first_name}}."},
+		{Channel: "email", Delay: "1h", Thread: true, Body: "Following up, {{first_name}}."},
 	}
 	cadence := func(name string, box int64) store.Cadence {
 		c, _, err := r.op.CreateCadence(ctx, r.ws.ID, sequencer.Spec{Name: name, Steps: steps, Window: sendertest.AllDay(), MailboxIDs: []int64{box}})
@@ -227,21 +285,85 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Every scripted answer delivered, and every second touch due by now
-	// either sent or held back.
+	// Every first touch recorded as sent (and its second touch's job
+	// queued, in the same transaction); then the early answers, each
+	// recorded.
+	await("first touches recorded", func() bool {
+		return count(`SELECT count(*) FROM touches WHERE step = 1 AND status = 'sent'`) == len(leads)
+	})
+	runCorr(corrEarly)
 	want := map[mailsim.AnswerKind]int{mailsim.HumanReply: 30, mailsim.AutoReply: 15, mailsim.UnsubscribeMe: 5, mailsim.SpamComplaint: 2,
 		mailsim.BounceHard: 9, mailsim.BounceSoft: 4, mailsim.ColleagueReply: 5, mailsim.BounceSender: 7}
-	waitFor(t, 60*time.Second, "answers delivered", func() bool {
-		got := corr.Counts()
-		for k, n := range want {
-			if got[k] < n {
-				return false
-			}
+	wantLate := map[mailsim.AnswerKind]int{mailsim.HumanReply: 30}
+	total := func(m map[mailsim.AnswerKind]int) (n int) {
+		for _, k := range m {
+			n += k
 		}
-		return true
+		return n
+	}
+	// delivered counts the answers the recipients have sent (counted once
+	// Touchline's server or the rep's mailbox took them).
+	delivered := func(cs ...*mailsim.Correspondents) int {
+		n := 0
+		for _, c := range cs {
+			n += total(c.Counts())
+		}
+		return n
+	}
+	await("early answers recorded", func() bool {
+		n := total(want) - total(wantLate)
+		return delivered(corrEarly) == n && count(`SELECT count(*) FROM inbound_messages`) >= n
 	})
-	if f := corr.Failed(); len(f) > 0 {
-		t.Fatalf("answers failed: %v", f)
+	// The second touches fall due, by the engine's clock; their jobs stay
+	// where River scheduled them, an hour away. The late replies come now.
+	clock.Advance(step2 + time.Minute)
+	runCorr(corrLate)
+	await("late replies recorded", func() bool {
+		return delivered(corrEarly, corrLate) == total(want) && count(`SELECT count(*) FROM inbound_messages`) >= total(want)
+	})
+	for _, c := range []*mailsim.Correspondents{corrEarly, corrLate} {
+		if f := c.Failed(); len(f) > 0 {
+			t.Fatalf("answers failed: %v", f)
+		}
+	}
+	answered := corrEarly.Counts()
+	for k, n := range corrLate.Counts() {
+		answered[k] += n
+	}
+	for k, n := range want {
+		if answered[k] != n {
+			t.Fatalf("answers delivered %v, want %v", answered, want)
+		}
+	}
+	// Release the second touches' jobs, and wait until each has run:
+	// none is left available or running (a job that snoozes, for a paused
+	// mailbox or a backed-off provider, has run once and sent nothing).
+	jobs, err := r.op.River.JobList(ctx, river.NewJobListParams().Kinds("touch").States(rivertype.JobStateScheduled).First(10_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := 0
+	err = r.st.InTx(ctx, func(tx pgx.Tx) error {
+		for _, j := range jobs.Jobs {
+			var a sequencer.TouchArgs
+			if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+				return err
+			}
+			if a.Step != 2 {
+				continue
+			}
+			if _, err := r.op.River.JobRetryTx(ctx, tx, j.ID); err != nil {
+				return err
+			}
+			released++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if released != len(leads) {
+		t.Fatalf("%d second touches' jobs released, want %d", released, len(leads))
 	}
 	received := func() map[string]int {
 		n := map[string]int{}
@@ -250,20 +372,13 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 		}
 		return n
 	}
+	await("second touches' jobs run", func() bool {
+		return count(`SELECT count(*) FROM river_job WHERE kind = 'touch' AND state IN ('available', 'running', 'retryable', 'pending')`) == 0
+	})
 	// Main: the 421 silent leads and the 4 soft-bounced ones get both
 	// touches; the colleagues' peers stop with their colleague's reply,
 	// and strict.test is backed off.
 	const wantSecond = 421 + 4
-	waitFor(t, 60*time.Second, "second touches of the main cadence", func() bool {
-		n := 0
-		for email, k := range received() {
-			if byEmail[email].group == "main" && k == 2 {
-				n++
-			}
-		}
-		return n >= wantSecond
-	})
-	time.Sleep(1500 * time.Millisecond) // anything that should not go out would by now
 	got := received()
 
 	// Per lead: what it received and where its enrollment stands.
@@ -391,3 +506,12 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 	cancel()
 	corrDone.Wait()
 }
+
+// testClock is the engine's clock in a test: the wall clock moved on by
+// as much as the test says, so that the test decides when a touch falls
+// due.
+type testClock struct{ skew atomic.Int64 }
+
+func (c *testClock) Now() time.Time { return time.Now().Add(time.Duration(c.skew.Load())) }
+
+func (c *testClock) Advance(d time.Duration) { c.skew.Add(int64(d)) }

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/mail"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,12 +19,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/touchline/touchline/internal/dkimkey"
-	"github.com/touchline/touchline/internal/inbound/classify"
-	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/rsasigner"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
-	"github.com/touchline/touchline/sequencer/calendar"
 	"github.com/touchline/touchline/sequencer/message"
 	"github.com/touchline/touchline/sequencer/template"
 	"github.com/touchline/touchline/verifier"
@@ -42,7 +37,7 @@ const QueueSend = "send"
 // job that last ran it is still 'running', which it is until River's
 // completer catches up after a sent touch (see Work). Two jobs of one step
 // are harmless: one claims the touch (ClaimTouch records which), and the
-// other, finding it 'sending', leaves it to that job (see unclaimable).
+// other, finding it 'sending', leaves it to that job (see settleInterrupted).
 type TouchArgs struct {
 	EnrollmentID int64     `json:"enrollment_id"`
 	Step         int       `json:"step"`
@@ -186,354 +181,20 @@ func (w *TouchWorker) Timeout(*river.Job[TouchArgs]) time.Duration {
 // again was claimed by a process that died before recording SMTP's answer:
 // it is marked 'uncertain' and never sent again, and the chain goes on. So
 // no touch is sent twice, and none is lost without a trace.
+//
+// A job on its last attempt that fails is not left for River to discard
+// (see giveUp).
 func (w *TouchWorker) Work(ctx context.Context, job *river.Job[TouchArgs]) error {
-	return w.Engine.touch(ctx, job)
-}
-
-func (e *Engine) touch(ctx context.Context, job *river.Job[TouchArgs]) error {
-	args := job.Args
-	now := e.now()
-	tc, err := e.Store.TouchContext(ctx, args.EnrollmentID, args.Step)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	en := tc.Enrollment
-	// Paused or stopped enrollments, and stale jobs, do nothing: resume
-	// schedules the step again.
-	if en.State != "active" || en.NextStep != args.Step {
-		return nil
-	}
-	// Early: wait out a short remainder here, snooze a long one.
-	for _, t := range en.Touches {
-		if t.Step != args.Step || !t.DueAt.After(now) {
-			continue
-		}
-		wait := t.DueAt.Sub(now)
-		if wait > 2*nearDue {
-			return river.JobSnooze(wait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		now = e.now()
-	}
-	sc := tc.Cadence
-	if sc.Status != "active" {
-		return nil
-	}
-	c, err := e.LoadCadence(sc)
-	if err != nil {
-		return fmt.Errorf("cadence %d: %w", sc.ID, err)
-	}
-	if args.Step < 1 || args.Step > c.StepCount() {
-		return nil
-	}
-	step := &c.steps[args.Step-1]
-	lead := tc.Lead
-	loc := c.location(lead.Timezone)
-	complete := func(tx pgx.Tx) error {
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
-	}
-
-	if step.Channel != ChannelEmail {
-		// A person does it: open the task; the cadence moves on when it
-		// is completed.
-		return e.Store.InTx(ctx, func(tx pgx.Tx) error {
-			title, err := step.title.Render(leadValues(lead, store.Mailbox{}, en))
-			if err != nil {
-				// A person reads it: the raw template beats no task.
-				title = step.Title
-			}
-			if err := e.Store.CreateTask(ctx, tx, en.Workspace, en.ID, args.Step, step.Channel, strings.TrimSpace(title), "", now); err != nil {
-				return err
-			}
-			if step.AutoAdvance {
-				deadline := nextDayStart(now, loc)
-				if step.advanceAfter > 0 {
-					deadline = now.Add(step.advanceAfter)
-				}
-				opts := TaskDeadlineArgs{}.InsertOpts()
-				opts.ScheduledAt = deadline
-				if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, TaskDeadlineArgs{EnrollmentID: en.ID, Step: args.Step}, &opts); err != nil {
-					return err
-				}
-			}
-			return complete(tx)
-		})
-	}
-	if !c.window.Contains(now, loc) {
-		return river.JobSnooze(c.window.NextOpen(now, loc).Sub(now))
-	}
-	stop := func(status, reason string) error {
-		return e.Store.InTx(ctx, func(tx pgx.Tx) error {
-			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, status, reason); err != nil {
-				return err
-			}
-			if _, err := e.stopEnrollments(ctx, tx, nil, en.Workspace, store.StopWhich{EnrollmentID: en.ID}, reason); err != nil {
-				return err
-			}
-			return complete(tx)
-		})
-	}
-	if reason, ok := e.gate(ctx, en, lead, c); !ok {
-		return stop("skipped", reason)
-	}
-	if !tc.HasMailbox {
-		return stop("skipped", "mailbox_removed")
-	}
-	m := tc.Mailbox
-	if m.PausedReason != "" {
-		// The sender is in trouble; the touch waits for a person to resume
-		// the mailbox, and checks again in an hour.
-		return river.JobSnooze(time.Hour)
-	}
-	raw, msgID, variant, subject, err := e.compose(lead, en, m, c, step, args.Step, now)
-	var mfe *template.MissingFieldError
-	switch {
-	case errors.As(err, &mfe):
-		return stop("skipped", "missing_field: "+mfe.Field)
-	case errors.Is(err, message.ErrInvalid), errors.Is(err, message.ErrHeaderInjection):
-		// This lead cannot be mailed as it stands (e.g. a non-ASCII local
-		// part without SMTPUTF8): retrying will not change it.
-		return stop("skipped", "invalid_message: "+err.Error())
-	case err != nil && isSecretError(err):
-		return e.secretsUnusable(ctx, m, err)
-	case err != nil:
-		return err
-	}
-	// The SMTP password, opened before the claim: a touch claimed and
-	// then not sent would be marked uncertain for nothing.
-	pw := ""
-	if m.PasswordSealed != "" {
-		b, err := e.Secrets.Open(m.PasswordSealed, fmt.Sprintf("mailbox:%d:smtp_password", m.ID))
-		if err != nil {
-			return e.secretsUnusable(ctx, m, fmt.Errorf("mailbox %d SMTP password: %w", m.ID, err))
-		}
-		pw = string(b)
-	}
-
-	// Backing off from the lead's provider after it refused this sender:
-	// its sends go out spaced (see store.TakeProviderSlot).
-	if len(tc.BackingOff) > 0 {
-		if p := providerOf(lead); slices.Contains(tc.BackingOff, p) {
-			ok, next, err := e.Store.TakeProviderSlot(ctx, m.ID, p)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return river.JobSnooze(max(next.Sub(e.now()), time.Second))
-			}
-		}
-	}
-
-	// Claim the send: cap, spacing and the touch row, committed before SMTP.
-	mloc, _ := calendar.LoadLocation(m.Timezone)
-	if mloc == nil {
-		mloc = time.UTC
-	}
-	day := civilDay(now, mloc)
-	spacing := time.Duration(m.MinSpacingSeconds) * time.Second
-	if m.JitterSeconds > 0 {
-		spacing += time.Duration(rand.IntN(m.JitterSeconds+1)) * time.Second
-	}
-	addr, _ := verifier.ParseAddress(lead.Email) // parsed by the gate
-	claim, err := e.Store.ClaimTouch(ctx, store.ClaimRequest{
-		EnrollmentID: en.ID, Step: args.Step, Workspace: en.Workspace, Email: addr.String(), Domain: addr.Domain,
-		MailboxID: m.ID, CapToday: capToday(m, now), Day: day, Spacing: spacing, MessageID: msgID, Variant: variant, JobID: job.ID,
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile
-	}
-	if err != nil {
-		return err
-	}
-	switch claim.Why {
-	case "enrollment":
-		// Stopped, paused or moved on since the job started (a reply
-		// that came in while the touch waited for its time): under the
-		// lock, this is the last word. Nothing is sent.
-		return nil
-	case "touch":
-		return e.unclaimable(ctx, job, en, c, loc)
-	case "suppressed":
-		return stop("skipped", "suppressed")
-	}
-	if !claim.Claimed && claim.Why == "spacing" && claim.Wait < 2*nearDue {
-		// Another touch of this mailbox just went: wait out the spacing
-		// here rather than a snooze's round trip through the scheduler.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(claim.Wait):
-		}
-		return e.touch(ctx, job)
-	}
-	if !claim.Claimed {
-		retry := claim.RetryAt
-		if claim.Why == "daily_cap" {
-			// Capacity is gone for today: the next day's window, never dropped.
-			retry = c.window.NextOpen(nextDayStart(now, mloc), loc)
-		}
-		return river.JobSnooze(max(retry.Sub(now), 100*time.Millisecond))
-	}
-
-	from := m.FromAddress
-	rp := message.ReturnPath(e.VERPKey, en.ID, args.Step, e.BounceDomain)
-	if e.BounceDomain == "" {
-		rp = from
-	}
-	sendErr := e.Sender.Send(ctx, Submission{Host: m.SMTPHost, Port: m.SMTPPort, Security: m.SMTPSecurity, Username: m.SMTPUsername, Password: pw},
-		rp, lead.Email, raw)
-	// The next step's delay counts from the hand-off, not from the job's start.
-	now = e.now()
+	err := w.Engine.touch(ctx, job)
 	var (
-		retry  bool          // return sendErr: River retries with its back-off
-		snooze time.Duration // come back later, without spending an attempt
+		snooze *river.JobSnoozeError
+		cancel *river.JobCancelError
 	)
-	err = e.Store.InTx(ctx, func(tx pgx.Tx) error {
-		var se *SendError
-		switch {
-		case sendErr == nil:
-			metrics.TouchesSent.WithLabelValues("sent").Inc()
-			if due := touchDue(en, args.Step); !due.IsZero() {
-				metrics.SchedulerLag.Observe(max(now.Sub(due), 0).Seconds())
-			}
-			rec := store.Sent{Workspace: en.Workspace, EnrollmentID: en.ID, LeadID: lead.ID, Step: args.Step, Outcome: "accepted"}
-			if en.ThreadMessageID == "" {
-				rec.ThreadMessageID, rec.ThreadSubject = msgID, subject
-			}
-			if args.Step >= c.StepCount() {
-				rec.Finish = true
-			} else {
-				rec.Next = args.Step + 1
-				rec.NextChannel = c.steps[rec.Next-1].Channel
-				rec.NextDue = c.due(rec.Next, now, loc)
-			}
-			if err := e.Store.RecordSent(ctx, tx, rec); err != nil {
-				return err
-			}
-			if rec.Next > 0 {
-				if err := insertTouch(ctx, tx, en.ID, rec.Next, rec.NextDue, now); err != nil {
-					return err
-				}
-			}
-			// Not complete(tx): River's completer does it (see Work).
-			return nil
-		case errors.As(sendErr, &se) && se.Uncertain:
-			metrics.TouchesSent.WithLabelValues("uncertain").Inc()
-			if err := e.Store.SetTouch(ctx, tx, en.ID, args.Step, "uncertain", sendErr.Error()); err != nil {
-				return err
-			}
-			if err := e.scheduleNext(ctx, tx, en, c, args.Step, loc, now); err != nil {
-				return err
-			}
-			return complete(tx)
-		case errors.As(sendErr, &se) && se.Reply != nil && (se.Stage == "mail" || se.Stage == "rcpt" || se.Stage == "data"):
-			// Refused in the SMTP transaction: classified like a bounce.
-			rej := classify.Rejection(se.Reply.Code, enhancedCode(se.Reply), se.Reply.Message)
-			metrics.Bounces.WithLabelValues(string(rej.Kind)).Inc()
-			tm := store.TouchMatch{Workspace: en.Workspace, EnrollmentID: en.ID, Step: args.Step, LeadID: lead.ID, LeadEmail: lead.Email,
-				CadenceID: en.CadenceID, MailboxID: &m.ID}
-			event := func(typ string, data map[string]any) error {
-				data["enrollment_id"], data["step"], data["at_send"] = en.ID, args.Step, true
-				return e.Store.LeadEvent(ctx, tx, en.Workspace, lead.ID, typ, data)
-			}
-			fail := func() error {
-				metrics.TouchesSent.WithLabelValues("failed").Inc()
-				return e.Store.SetTouch(ctx, tx, en.ID, args.Step, "failed", sendErr.Error())
-			}
-			switch {
-			case rej.Kind == classify.Hard:
-				if err := fail(); err != nil {
-					return err
-				}
-				if err := e.hardBounce(ctx, tx, nil, tm, rej, event); err != nil {
-					return err
-				}
-				return complete(tx)
-			case rej.Kind == classify.Sender:
-				// The address is fine: the touch waits for the back-off
-				// from this provider and goes out later.
-				if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "sender_rejection: "+sendErr.Error()); err != nil {
-					return err
-				}
-				if err := e.senderRejected(ctx, tx, nil, tm, rej, true, event); err != nil {
-					return err
-				}
-				snooze = store.BackoffBase
-				return nil
-			case se.Permanent():
-				// 5xx that says the address may work later (a full
-				// mailbox, or nothing about the mailbox): a soft bounce,
-				// tried again after SoftRetryAfter, hard after
-				// SoftBounceLimit of them.
-				if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "soft_bounce: "+sendErr.Error()); err != nil {
-					return err
-				}
-				hard, err := e.softBounce(ctx, tx, nil, tm, rej, event)
-				if err != nil {
-					return err
-				}
-				if !hard {
-					// Not River's quick retries: three of those within a
-					// minute would call a full mailbox dead.
-					snooze = cmpDur(e.SoftRetryAfter, 24*time.Hour)
-					return nil
-				}
-				if err := fail(); err != nil {
-					return err
-				}
-				return complete(tx)
-			}
-			// 4xx: greylisting, rate limits, a busy server; River retries.
-			if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "retrying: "+sendErr.Error()); err != nil {
-				return err
-			}
-			retry = true
-			return nil
-		case errors.As(sendErr, &se) && se.Permanent():
-			// Refused before any recipient was named (the greeting, AUTH,
-			// or TLS): the mailbox's settings or account are wrong, not
-			// the lead. Pause the mailbox for a person to fix; the touch
-			// waits.
-			if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "mailbox_paused: "+sendErr.Error()); err != nil {
-				return err
-			}
-			reason := "smtp_" + se.Stage + ": " + sendErr.Error()
-			paused, err := e.Store.PauseMailbox(ctx, tx, m.ID, reason)
-			if err != nil {
-				return err
-			}
-			if paused {
-				e.log().Warn("mailbox paused: the submission server refused it", "mailbox", m.ID, "reason", reason)
-				if err := e.emit(ctx, tx, nil, en.Workspace, "mailbox.paused", map[string]any{"mailbox_id": m.ID, "reason": reason}); err != nil {
-					return err
-				}
-			}
-			snooze = time.Hour
-			return nil
-		default:
-			// Not sent: give the slot back and let River retry later.
-			if err := e.Store.ReleaseSend(ctx, tx, m.ID, day, en.ID, args.Step, "retrying: "+sendErr.Error()); err != nil {
-				return err
-			}
-			retry = true
-			return nil
-		}
-	})
-	switch {
-	case err != nil:
+	if err == nil || job.Attempt < job.MaxAttempts || errors.As(err, &snooze) || errors.As(err, &cancel) {
 		return err
-	case retry:
-		return sendErr
-	case snooze > 0:
-		return river.JobSnooze(snooze)
+	}
+	if gerr := w.Engine.giveUp(ctx, job, err); gerr != nil {
+		return errors.Join(err, gerr)
 	}
 	return nil
 }
@@ -574,47 +235,6 @@ func enhancedCode(r *smtp.SMTPError) string {
 		return ""
 	}
 	return fmt.Sprintf("%d.%d.%d", c[0], c[1], c[2])
-}
-
-// unclaimable handles a touch whose row was no longer 'scheduled' when its
-// job came to claim it. One found 'sending' was claimed by a process that
-// died before SMTP's answer was recorded: it is marked 'uncertain', never
-// sent again, and the chain goes on. Any other status was recorded by an
-// earlier run of this job: nothing to do.
-func (e *Engine) unclaimable(ctx context.Context, job *river.Job[TouchArgs], en store.Enrollment, c *Cadence, loc *time.Location) error {
-	step := job.Args.Step
-	return e.Store.InTx(ctx, func(tx pgx.Tx) error {
-		cur, err := e.Store.EnrollmentForUpdate(ctx, tx, en.ID)
-		if err != nil {
-			return err
-		}
-		if cur.State != "active" || cur.NextStep != step {
-			return nil
-		}
-		t, err := e.Store.TouchForUpdate(ctx, tx, en.ID, step)
-		if err != nil {
-			return err
-		}
-		if t.Status == "sending" && t.ClaimJobID != 0 && t.ClaimJobID != job.ID {
-			// Another job of this step claimed it (a resend or a resume
-			// queues one) and is sending now, or will be run again by
-			// River's rescuer if its process died: the touch is its to
-			// settle, not this job's.
-			_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-			return err
-		}
-		if t.Status == "sending" {
-			if err := e.Store.SetTouch(ctx, tx, en.ID, step, "uncertain",
-				"the worker stopped between handing the message to SMTP and recording the answer; not sent again"); err != nil {
-				return err
-			}
-			if err := e.scheduleNext(ctx, tx, en, c, step, loc, e.now()); err != nil {
-				return err
-			}
-		}
-		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
-	})
 }
 
 // TaskDeadlineArgs moves a cadence on past a task left open.
@@ -711,10 +331,11 @@ func (e *Engine) requeueNext(ctx context.Context, tx pgx.Tx, client *river.Clien
 	return err
 }
 
-// scheduleNext schedules the step after step, or finishes the enrollment.
+// scheduleNext schedules the step after step, or finishes the enrollment
+// (a paused one too: nothing is left for a resume to do).
 func (e *Engine) scheduleNext(ctx context.Context, tx pgx.Tx, en store.Enrollment, c *Cadence, step int, loc *time.Location, now time.Time) error {
 	if step >= c.StepCount() {
-		_, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active"}, "finished", "all steps done")
+		_, err := e.Store.SetEnrollmentState(ctx, tx, en.ID, []string{"active", "paused"}, "finished", "all steps done")
 		return err
 	}
 	next := step + 1
@@ -725,9 +346,9 @@ func (e *Engine) scheduleNext(ctx context.Context, tx pgx.Tx, en store.Enrollmen
 	return insertTouch(ctx, tx, en.ID, next, due, now)
 }
 
-// gate is the verification gate: undeliverable is never sent, risky only
-// as the cadence allows, suppressed never.
-func (e *Engine) gate(ctx context.Context, en store.Enrollment, lead store.Lead, c *Cadence) (string, bool) {
+// verdictGate is the verification gate: undeliverable is never sent,
+// risky only as the cadence allows, suppressed never.
+func (e *Engine) verdictGate(ctx context.Context, en store.Enrollment, lead store.Lead, c *Cadence) (string, bool) {
 	addr, err := verifier.ParseAddress(lead.Email)
 	if err != nil {
 		return "undeliverable: syntax", false

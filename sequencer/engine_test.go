@@ -44,6 +44,13 @@ func newRig(t *testing.T) *rig { return newRigSender(t, nil) }
 // the SMTP sender as it is).
 func newRigSender(t *testing.T, wrap func(sequencer.Sender) sequencer.Sender) *rig {
 	t.Helper()
+	return newRigClock(t, wrap, nil)
+}
+
+// newRigClock is newRigSender with the engine reading the time from now
+// (nil: the wall clock).
+func newRigClock(t *testing.T, wrap func(sequencer.Sender) sequencer.Sender, now func() time.Time) *rig {
+	t.Helper()
 	url := storetest.URL(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, url)
@@ -57,6 +64,7 @@ func newRigSender(t *testing.T, wrap func(sequencer.Sender) sequencer.Sender) *r
 	if wrap != nil {
 		eng.Sender = wrap(eng.Sender)
 	}
+	eng.Now = now
 	rc, err := jobs.NewClient(st, jobs.Config{Workers: 1, Worker: &jobs.VerifyBatchWorker{Store: st, Verifier: v},
 		Queues: map[string]int{sequencer.QueueSend: 8},
 		Register: func(wk *river.Workers) error {

@@ -127,7 +127,7 @@ func TestWorkerKilledMidListLosesNothing(t *testing.T) {
 
 	args := []string{"worker", "--database-url", url, "--dns-server", w.DNSAddr(), "--smtp-port", strconv.Itoa(w.SMTPPort()),
 		"--allow-mx-network", "127.0.0.0/8", "--helo", "probe.touchline.test", "--workers", "4",
-		"--job-timeout", "5s", "--rescue-after", "6s", "--log-level", "warn"}
+		"--job-timeout", "5s", "--touch-timeout", "5s", "--rescue-after", "6s", "--log-level", "warn"}
 	first := touchline(t, args...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -251,6 +251,9 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	if out, err := run("worker", "--database-url", url, "--inbound-retention", "-1h"); err == nil || !strings.Contains(out, "--inbound-retention -1h0m0s: want a duration of 0 or more") {
 		t.Fatalf("negative retention: %v %s", err, out)
+	}
+	if out, err := run("worker", "--database-url", url, "--touch-timeout", "20m"); err == nil || !strings.Contains(out, "--touch-timeout 20m0s: want more than 0 and less than --rescue-after (11m0s)") {
+		t.Fatalf("touch-timeout above rescue-after: %v %s", err, out)
 	}
 	if out, err := run("worker", "--database-url", url, "--imap-poll", "0s"); err == nil || !strings.Contains(out, "--imap-poll 0s: want 1s or more") {
 		t.Fatalf("zero IMAP poll: %v %s", err, out)

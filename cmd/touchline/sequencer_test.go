@@ -95,7 +95,7 @@ func TestWorkerKilledWhileSending(t *testing.T) {
 	args := []string{"worker", "--database-url", url, "--secret-key", keyText, "--dns-server", w.DNSAddr(),
 		"--smtp-port", strconv.Itoa(w.SMTPPort()), "--allow-mx-network", "127.0.0.0/8", "--helo", "app.sender.test",
 		"--smtp-insecure-skip-verify", "--senders", "8", "--bounce-domain", "bounces.sender.test",
-		"--public-url", "https://touchline.sender.test", "--job-timeout", "3s", "--rescue-after", "4s", "--log-level", "warn"}
+		"--public-url", "https://touchline.sender.test", "--job-timeout", "3s", "--touch-timeout", "3s", "--rescue-after", "4s", "--log-level", "warn"}
 	first := touchline(t, args...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)

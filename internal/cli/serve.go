@@ -157,6 +157,7 @@ type processFlags struct {
 	noWorkers       bool
 	adminPassword   string
 	jobTimeout      time.Duration
+	touchTimeout    time.Duration
 	rescueAfter     time.Duration
 	cacheAge        time.Duration
 	batchSize       int
@@ -195,6 +196,7 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 	}
 	fs.IntVar(&p.workers, "workers", 8, "verification batches worked at once by this process")
 	fs.DurationVar(&p.jobTimeout, "job-timeout", 10*time.Minute, "longest one batch may run")
+	fs.DurationVar(&p.touchTimeout, "touch-timeout", 5*time.Minute, "longest one touch of a cadence may run: a verification and an SMTP submission")
 	fs.DurationVar(&p.rescueAfter, "rescue-after", 11*time.Minute, "when a batch whose process died is retried (more than --job-timeout)")
 	fs.DurationVar(&p.cacheAge, "cache-age", 30*24*time.Hour, "how long a verdict is reused for the same address")
 	fs.DurationVar(&p.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running batches may finish before they are released for retry")
@@ -246,6 +248,12 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 	}
 	if p.rescueAfter <= p.jobTimeout {
 		fmt.Fprintf(env.Stderr, "touchline %s: --rescue-after (%s) must be longer than --job-timeout (%s): a batch still running would be started twice\n", cmd, p.rescueAfter, p.jobTimeout)
+		return nil, ExitUsage
+	}
+	if p.touchTimeout <= 0 || p.rescueAfter <= p.touchTimeout {
+		// A touch job still in SMTP when River rescues it would be run
+		// again, and call its own touch uncertain.
+		fmt.Fprintf(env.Stderr, "touchline %s: --touch-timeout %s: want more than 0 and less than --rescue-after (%s)\n", cmd, p.touchTimeout, p.rescueAfter)
 		return nil, ExitUsage
 	}
 	pr := &process{log: p.logger(env)}
@@ -332,7 +340,7 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		}
 		pr.engine = &sequencer.Engine{Store: st, Verifier: v, Secrets: box, Logger: pr.log,
 			VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsubscribe"),
-			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.jobTimeout,
+			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.touchTimeout,
 			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}}
 		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
 		jcfg.Register = func(w *river.Workers) error {
