@@ -18,7 +18,7 @@ import (
 func (s *Store) APIKeyID(ctx context.Context, key string) (int64, error) {
 	sum := sha256.Sum256([]byte(key))
 	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, sum[:]).Scan(&id)
+	err := s.pool.QueryRow(ctx, `SELECT id FROM api_keys WHERE hash = $1 AND NOT operator AND revoked_at IS NULL`, sum[:]).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrUnauthorized
 	}
