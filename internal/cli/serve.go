@@ -27,6 +27,7 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/metrics"
+	"github.com/touchline/touchline/internal/netpolicy"
 	"github.com/touchline/touchline/internal/rsasigner"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
@@ -131,6 +132,7 @@ type processFlags struct {
 	smtpInsecure    bool
 	inboundListen   string
 	trackingDomains listFlag
+	allowNetworks   listFlag
 	verify          verifyFlags
 }
 
@@ -161,6 +163,7 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process (8-16 for bulk volume: BenchmarkSend gains nothing beyond on 2 cores)")
 	fs.DurationVar(&p.retention, "inbound-retention", 90*24*time.Hour, "how long raw inbound messages (bounces, replies) are kept for audit; their classification stays; 0 keeps them forever")
 	fs.DurationVar(&p.imapPoll, "imap-poll", time.Minute, "how often the reps' mailboxes are polled over IMAP for replies (10s with --sim)")
+	fs.Var(&p.allowNetworks, "allow-network", "let Touchline connect for tenants (webhooks, SMTP submission, IMAP, MX probes) to this non-public `CIDR` too (repeatable or comma-separated), e.g. 127.0.0.0/8 for a lab; --sim allows loopback")
 	fs.BoolVar(&p.smtpInsecure, "smtp-insecure-skip-verify", false, "accept any TLS certificate from submission servers (labs and the simulated world only)")
 	p.verify.register(fs)
 }
@@ -232,7 +235,9 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		pr.closer = append(pr.closer, func() { w.Close() })
 		p.verify.dnsServers = listFlag{w.DNSAddr()}
 		p.verify.smtpPort = w.SMTPPort()
-		p.verify.allowNets = append(p.verify.allowNets, "127.0.0.0/8")
+		// The simulated world is on loopback: allowed by name, for MX
+		// probes, submission, IMAP and webhooks alike.
+		p.allowNetworks = append(p.allowNetworks, "127.0.0.0/8", "::1/128")
 		if p.verify.helo == "" {
 			p.verify.helo = "verifier.touchline.test"
 		}
@@ -246,6 +251,16 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		}
 		p.imapPoll = min(p.imapPoll, 10*time.Second)
 		pr.log.Warn("using the simulated mail world: verdicts are not about the real Internet", "dns", w.DNSAddr())
+	}
+	allowed, err := netpolicy.ParseNetworks(p.allowNetworks)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline %s: --allow-network: %v\n", cmd, err)
+		pr.close()
+		return nil, ExitUsage
+	}
+	outbound := netpolicy.New(allowed...)
+	for _, n := range allowed {
+		p.verify.allowNets = append(p.verify.allowNets, n.String())
 	}
 	vcfg, err := p.verify.config()
 	if err != nil {
@@ -287,8 +302,8 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		}
 		pr.engine = &sequencer.Engine{Store: st, Verifier: v, Secrets: box, Logger: pr.log,
 			VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsubscribe"),
-			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.jobTimeout,
-			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}}
+			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.jobTimeout, Outbound: outbound,
+			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim, Policy: outbound}}
 		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
 		jcfg.Register = func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine}); err != nil {

@@ -121,10 +121,10 @@ func (s *Store) MailboxRecent(ctx context.Context, ws int64, ids []int64, n int)
 	}
 	for _, id := range own {
 		var r RecentSends
-		if r.Sends, r.HardBounces, err = s.RecentOutcomes(ctx, tx, 0, id, n, "hard_bounce"); err != nil {
+		if r.Sends, r.HardBounces, err = s.RecentOutcomes(ctx, tx, ws, 0, id, n, "hard_bounce"); err != nil {
 			return nil, err
 		}
-		if _, r.SenderRejections, err = s.RecentOutcomes(ctx, tx, 0, id, n, "sender_rejection"); err != nil {
+		if _, r.SenderRejections, err = s.RecentOutcomes(ctx, tx, ws, 0, id, n, "sender_rejection"); err != nil {
 			return nil, err
 		}
 		out[id] = r
