@@ -55,3 +55,45 @@ func TestCompileDayNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCompile: a cadence as POST /v1/cadences takes it (days, window,
+// holidays, time zone, delays, templates). Compile answers a cadence or a
+// ValidationError naming each problem; never a panic, and a compiled
+// cadence schedules its steps.
+func FuzzCompile(f *testing.F) {
+	f.Add("mon", "09:00", "17:00", "America/New_York", "2026-12-25", "2d", "Hi {{first_name}}", "Hello {{company|there}}")
+	f.Add("ẞ", "9", "24:00", "Local", "2026-02-30", "1d2h", "{{", "}}{{first_name|")
+	f.Add("SUNDAY", "23:59", "00:00", "", "", "90s", "{{thread_subject}}", "{{ first_name | x }}")
+	f.Add("İ", "-1:00", "17:60", "../../etc/passwd", "0000-00-00", "-1d", "{{#if}}", "\xff")
+	fields := template.Standard()
+	f.Fuzz(func(t *testing.T, day, start, end, tz, holiday, delay, subject, body string) {
+		spec := Spec{
+			Name:       "fuzz",
+			Window:     WindowSpec{Days: []string{day}, Start: start, End: end, Timezone: tz, Holidays: []string{holiday}},
+			MailboxIDs: []int64{1},
+			Steps: []Step{
+				{Channel: ChannelEmail, Delay: delay, Subject: subject, Body: body},
+				{Channel: ChannelEmail, Delay: delay, Thread: true, Body: body},
+				{Channel: ChannelCall, Delay: delay, Title: subject, AutoAdvance: true, AdvanceAfter: delay},
+			},
+		}
+		c, _, err := Compile(spec, fields)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not a ValidationError", err)
+			}
+			return
+		}
+		at := time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)
+		for step := 1; step <= c.StepCount(); step++ {
+			if due := c.due(step, at, c.location("")); due.Before(at) {
+				t.Fatalf("step %d due %v before %v", step, due, at)
+			}
+		}
+		// What was stored loads back the same.
+		window, steps := c.marshal()
+		if _, err := Load(spec.Name, window, steps, spec.MailboxIDs, c.RiskyPolicy, fields); err != nil {
+			t.Fatalf("a compiled cadence does not load back: %v", err)
+		}
+	})
+}
