@@ -2,15 +2,19 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/migrations"
 	"github.com/touchline/touchline/sequencer"
 	"github.com/touchline/touchline/sequencer/template"
 )
@@ -203,5 +207,48 @@ func TestNoWildcardWorkspace(t *testing.T) {
 	}
 	if got, err := st.GetMailbox(ctx, ws.ID, m.ID); err != nil || got.ID != m.ID {
 		t.Fatalf("own mailbox: %v", err)
+	}
+}
+
+// legacyWebhookArgs is a webhook job as queued before jobs carried their
+// workspace (migration 011).
+type legacyWebhookArgs struct {
+	WebhookID int64  `json:"webhook_id"`
+	EventID   string `json:"event_id"`
+}
+
+func (legacyWebhookArgs) Kind() string { return "webhook" }
+
+// Migration 011 gives jobs queued before it their workspace, so that a
+// delivery queued across the upgrade is not lost to the workspace check.
+func TestMigrationGivesQueuedJobsTheirWorkspace(t *testing.T) {
+	t.Parallel()
+	e := newSeqEnv(t)
+	ctx := context.Background()
+	key := e.key("upgrade")
+	ws := workspaceID(t, e.env, key)
+	hook, err := e.st.CreateWebhook(ctx, ws, "https://hooks.example.com/", []string{"lead.promoted"}, func(int64) (string, error) { return "sealed", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := e.op.River.Insert(ctx, legacyWebhookArgs{WebhookID: hook.ID, EventID: "evt_old"},
+		&river.InsertOpts{Queue: sequencer.QueueSend, ScheduledAt: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sql, err := migrations.FS.ReadFile("011_job_workspaces.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Pool().Exec(ctx, string(sql)); err != nil {
+		t.Fatal(err)
+	}
+	var args []byte
+	if err := e.st.Pool().QueryRow(ctx, `SELECT args FROM river_job WHERE id = $1`, job.Job.ID).Scan(&args); err != nil {
+		t.Fatal(err)
+	}
+	var got sequencer.WebhookArgs
+	if err := json.Unmarshal(args, &got); err != nil || got.Workspace != ws || got.WebhookID != hook.ID || got.EventID != "evt_old" {
+		t.Fatalf("job args after the migration: %s (%v)", args, err)
 	}
 }
