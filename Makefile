@@ -88,8 +88,23 @@ bench: ## benchmarks: verifier throughput, API ingest, end-to-end cleaning with 
 	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench Ingest -benchtime 3x ./internal/server && \
 	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench EndToEnd -benchtime 1x -timeout 30m ./cmd/touchline
 
-fuzz: ## fuzz the address parser for 30s
-	$(GO) test -run '^$$' -fuzz FuzzParseAddress -fuzztime 30s ./verifier
+# Every parser of outside input that has a fuzz target: `package Target`.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	verifier:FuzzParseAddress verifier:FuzzReadReply \
+	verifier/domaincheck:FuzzSPFRecord verifier/domaincheck:FuzzDMARCRecord \
+	internal/inbound:FuzzSMTPSession internal/inbound/classify:FuzzClassify \
+	internal/listfile:FuzzReader internal/dkimkey:FuzzParsePrivateKey internal/dkimkey:FuzzValidSelector \
+	sequencer:FuzzCompile sequencer/template:FuzzParse \
+	sequencer/calendar:FuzzParseDelay sequencer/calendar:FuzzParseClock sequencer/calendar:FuzzParseDate sequencer/calendar:FuzzWindow \
+	sequencer/message:FuzzBuild sequencer/message:FuzzParseReturnPath sequencer/message:FuzzParseUnsubscribeToken
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s): addresses, SMTP replies and sessions, SPF/DMARC, CSV, cadences, templates, tokens
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name ./$$pkg ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 clean: ## remove build output
 	rm -rf bin $(OUT)

@@ -149,7 +149,7 @@ func (e *Engine) guard(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.
 	}
 	switch outcome {
 	case "hard_bounce":
-		sends, hits, err := e.Store.RecentOutcomes(ctx, tx, tm.CadenceID, 0, GuardWindow, outcome)
+		sends, hits, err := e.Store.RecentOutcomes(ctx, tx, tm.Workspace, tm.CadenceID, 0, GuardWindow, outcome)
 		if err != nil || hits <= GuardLimit {
 			return err
 		}

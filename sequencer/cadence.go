@@ -114,6 +114,23 @@ var weekdays = map[string]time.Weekday{
 	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
 }
 
+// parseWeekday reads a day as the API takes it: "mon".."sun" or the full
+// English name, in any case. The name is compared whole, never sliced:
+// lower-casing can change a string's length in bytes ("ẞ", 3 bytes, becomes
+// "ß", 2), so an index taken before it is not an index after it.
+func parseWeekday(d string) (time.Weekday, bool) {
+	d = strings.ToLower(strings.TrimSpace(d))
+	if wd, ok := weekdays[d]; ok {
+		return wd, true
+	}
+	for _, wd := range weekdays {
+		if d == strings.ToLower(wd.String()) {
+			return wd, true
+		}
+	}
+	return 0, false
+}
+
 // Compile validates spec against the fields templates may use and returns
 // the runnable cadence with its lint warnings. Every problem is reported at
 // once, with its path (steps[2].body: ...).
@@ -141,7 +158,7 @@ func Compile(spec Spec, fields template.FieldSet) (*Cadence, []Warning, error) {
 	// Window.
 	w := spec.Window
 	for _, d := range w.Days {
-		wd, ok := weekdays[strings.ToLower(strings.TrimSpace(d))[:min(3, len(strings.TrimSpace(d)))]]
+		wd, ok := parseWeekday(d)
 		if !ok {
 			bad("window.days: %q is not a day of the week", d)
 			continue

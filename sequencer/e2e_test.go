@@ -275,7 +275,7 @@ func TestRepliesAndBouncesEndToEnd(t *testing.T) {
 			case <-tick.C:
 			}
 			for _, id := range []int64{ana.ID, bo.ID} {
-				r.op.River.Insert(ctx, sequencer.PollIMAPArgs{MailboxID: id}, nil)
+				r.op.River.Insert(ctx, sequencer.PollIMAPArgs{Workspace: r.ws.ID, MailboxID: id}, nil)
 			}
 		}
 	}()

@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/touchline/touchline/internal/dkimkey"
+	"github.com/touchline/touchline/internal/netpolicy"
 	"github.com/touchline/touchline/internal/rsasigner"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
@@ -84,6 +85,10 @@ type Engine struct {
 	JobTimeout time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Outbound is where the engine may connect for a tenant: submission
+	// and IMAP servers, webhook endpoints. Nil allows public addresses
+	// only; the simulated world and tests allow loopback explicitly.
+	Outbound *netpolicy.Policy
 
 	keys     sync.Map // mailbox ID → cachedKey
 	cadences sync.Map // cadence ID → cachedCadence
@@ -280,7 +285,7 @@ func (w *TaskDeadlineWorker) Work(ctx context.Context, job *river.Job[TaskDeadli
 		if !skipped || en.State != "active" || en.NextStep != job.Args.Step {
 			return complete() // done, or the enrollment moved on meanwhile
 		}
-		sc, err := e.Store.GetCadence(ctx, 0, en.CadenceID)
+		sc, err := e.Store.GetCadence(ctx, en.Workspace, en.CadenceID)
 		if err != nil {
 			return err
 		}

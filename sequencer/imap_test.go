@@ -70,7 +70,7 @@ func TestReplyPolledOverIMAP(t *testing.T) {
 	if _, err := user.Append("INBOX", literal{bytes.NewReader(raw)}, &imap.AppendOptions{Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.op.River.Insert(ctx, sequencer.PollIMAPArgs{MailboxID: m.ID}, nil); err != nil {
+	if _, err := r.op.River.Insert(ctx, sequencer.PollIMAPArgs{Workspace: r.ws.ID, MailboxID: m.ID}, nil); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)

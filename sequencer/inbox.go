@@ -435,6 +435,7 @@ func (ib *Inbox) Reclassify(ctx context.Context, ws, id int64, class classify.Cl
 
 // PollIMAPArgs polls one mailbox for replies.
 type PollIMAPArgs struct {
+	Workspace int64 `json:"workspace_id"`
 	MailboxID int64 `json:"mailbox_id"`
 }
 
@@ -459,7 +460,7 @@ type PollIMAPWorker struct {
 // Work implements river.Worker.
 func (w *PollIMAPWorker) Work(ctx context.Context, job *river.Job[PollIMAPArgs]) error {
 	ib := w.Inbox
-	m, err := ib.Store.GetMailbox(ctx, 0, job.Args.MailboxID)
+	m, err := ib.Store.GetMailbox(ctx, job.Args.Workspace, job.Args.MailboxID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && m.IMAPHost == "") {
 		return nil
 	}
@@ -474,14 +475,14 @@ func (w *PollIMAPWorker) Work(ctx context.Context, job *river.Job[PollIMAPArgs])
 		}
 		pw = string(b)
 	}
-	p := &inbound.Poller{Handler: ib, InsecureSkipVerify: w.InsecureSkipVerify, Logger: ib.log()}
+	p := &inbound.Poller{Handler: ib, InsecureSkipVerify: w.InsecureSkipVerify, Logger: ib.log(), Dialer: ib.Outbound.Dialer(30 * time.Second)}
 	acct := inbound.IMAPAccount{ID: m.ID, Host: m.IMAPHost, Port: m.IMAPPort, TLS: m.IMAPSecurity, Username: m.IMAPUsername, Password: pw, Folder: m.IMAPFolder}
 	_, perr := p.Poll(ctx, acct, inbound.PollState{UIDValidity: m.IMAPUIDValidity, LastUID: m.IMAPLastUID}, func(st inbound.PollState) error {
 		return ib.Store.SaveIMAPState(ctx, m.ID, st.UIDValidity, st.LastUID)
 	})
 	errText := ""
 	if perr != nil {
-		errText = perr.Error()
+		errText = imapErrorText(m.IMAPHost, m.IMAPPort, perr)
 		ib.log().Warn("IMAP poll failed", "mailbox", m.ID, "err", perr)
 	}
 	// A failed poll is recorded on the mailbox and tried at the next tick,
@@ -503,13 +504,13 @@ type PollAllWorker struct {
 
 // Work implements river.Worker.
 func (w *PollAllWorker) Work(ctx context.Context, job *river.Job[PollAllArgs]) error {
-	ids, err := w.Store.IMAPMailboxes(ctx)
-	if err != nil || len(ids) == 0 {
+	refs, err := w.Store.IMAPMailboxes(ctx)
+	if err != nil || len(refs) == 0 {
 		return err
 	}
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: PollIMAPArgs{MailboxID: id}}
+	params := make([]river.InsertManyParams, len(refs))
+	for i, m := range refs {
+		params[i] = river.InsertManyParams{Args: PollIMAPArgs{Workspace: m.Workspace, MailboxID: m.ID}}
 	}
 	_, err = river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params)
 	return err

@@ -74,6 +74,8 @@ func (o *Operator) CreateMailbox(ctx context.Context, ws int64, in MailboxInput)
 	}
 	if strings.TrimSpace(in.SMTPHost) == "" {
 		p = append(p, "smtp_host: required")
+	} else if err := o.Outbound.CheckHost(in.SMTPHost); err != nil {
+		p = append(p, fmt.Sprintf("smtp_host: %q is refused by policy: Touchline connects only to public addresses", in.SMTPHost))
 	}
 	if in.SMTPSecurity == "" {
 		in.SMTPSecurity = "starttls"
@@ -123,6 +125,9 @@ func (o *Operator) CreateMailbox(ctx context.Context, ws int64, in MailboxInput)
 		}
 	}
 	if in.IMAPHost != "" {
+		if err := o.Outbound.CheckHost(in.IMAPHost); err != nil {
+			p = append(p, fmt.Sprintf("imap_host: %q is refused by policy: Touchline connects only to public addresses", in.IMAPHost))
+		}
 		if in.IMAPSecurity == "" {
 			in.IMAPSecurity = "tls"
 		}

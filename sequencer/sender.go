@@ -12,6 +12,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/touchline/touchline/internal/netpolicy"
 )
 
 // Submission is how to reach a mailbox's SMTP submission server.
@@ -54,7 +56,10 @@ type SMTPSender struct {
 	// world only.
 	InsecureSkipVerify bool
 	Timeout            time.Duration // per command; default 30s
-	Dialer             interface {
+	// Policy is where submission servers may be: nil allows public
+	// addresses only (internal/netpolicy). A Dialer replaces it.
+	Policy *netpolicy.Policy
+	Dialer interface {
 		DialContext(ctx context.Context, network, address string) (net.Conn, error)
 	}
 
@@ -135,7 +140,7 @@ func (s *SMTPSender) open(ctx context.Context, sub Submission) (*smtp.Client, er
 	}
 	var d interface {
 		DialContext(ctx context.Context, network, address string) (net.Conn, error)
-	} = &net.Dialer{Timeout: timeout}
+	} = s.Policy.Dialer(timeout)
 	if s.Dialer != nil {
 		d = s.Dialer
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/touchline/touchline/internal/netpolicy"
 	"github.com/touchline/touchline/sequencer"
 )
 
@@ -113,7 +114,7 @@ func TestSMTPSenderReusesSessions(t *testing.T) {
 		p = p*10 + int(ch-'0')
 	}
 	sub := sequencer.Submission{Host: host, Port: p, Security: "none"}
-	s := &sequencer.SMTPSender{HeloName: "app.sender.test"}
+	s := &sequencer.SMTPSender{HeloName: "app.sender.test", Policy: netpolicy.New(netpolicy.Loopback...)}
 	msg := []byte("From: a@sender.test\r\nTo: b@prospect.test\r\nSubject: x\r\n\r\nHi.\r\n")
 	ctx := context.Background()
 	for _, to := range []string{"one@prospect.test", "two@prospect.test", "three@prospect.test"} {

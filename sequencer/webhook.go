@@ -12,9 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +28,7 @@ var WebhookEvents = []string{"lead.promoted", "enrollment.stopped", "mailbox.pau
 
 // WebhookArgs is one delivery of one event to one endpoint.
 type WebhookArgs struct {
+	Workspace int64           `json:"workspace_id"`
 	WebhookID int64           `json:"webhook_id"`
 	EventID   string          `json:"event_id"`
 	Event     string          `json:"event"`
@@ -69,7 +70,7 @@ func (e *Engine) emit(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.T
 	}
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: WebhookArgs{WebhookID: id, EventID: eventID, Event: event, Payload: body}}
+		params[i] = river.InsertManyParams{Args: WebhookArgs{Workspace: ws, WebhookID: id, EventID: eventID, Event: event, Payload: body}}
 	}
 	_, err = client.InsertManyTx(ctx, tx, params)
 	return err
@@ -86,17 +87,23 @@ func WebhookSignature(secret []byte, t time.Time, body []byte) string {
 	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// WebhookWorker delivers one event; a non-2xx answer is retried.
+// WebhookWorker delivers one event; a non-2xx answer is retried, and a
+// redirect is not followed (it counts as a failed delivery).
 type WebhookWorker struct {
 	river.WorkerDefaults[WebhookArgs]
 	Engine *Engine
+	// Client defaults to one under Engine.Outbound: the policy's dialer,
+	// no proxy, no redirects.
 	Client *http.Client
+
+	once   sync.Once
+	client *http.Client
 }
 
 // Work implements river.Worker.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	e := w.Engine
-	hook, err := e.Store.GetWebhook(ctx, job.Args.WebhookID)
+	hook, err := e.Store.GetWebhook(ctx, job.Args.Workspace, job.Args.WebhookID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // endpoint removed
 	}
@@ -116,10 +123,13 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	req.Header.Set("Touchline-Event", job.Args.Event)
 	req.Header.Set("Touchline-Event-Id", job.Args.EventID)
 	req.Header.Set("Touchline-Signature", WebhookSignature(secret, e.now(), job.Args.Payload))
-	client := w.Client
-	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
-	}
+	w.once.Do(func() {
+		w.client = w.Client
+		if w.client == nil {
+			w.client = e.Outbound.HTTPClient(15 * time.Second)
+		}
+	})
+	client := w.client
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -136,9 +146,10 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 // shown once.
 func (o *Operator) CreateWebhook(ctx context.Context, ws int64, rawURL string, events []string) (store.Webhook, string, error) {
 	var p []string
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		p = append(p, fmt.Sprintf("url: %q is not an http(s) URL", rawURL))
+	// The address the host resolves to is judged again at every delivery
+	// (Engine.Outbound); this refuses what is plainly wrong at once.
+	if err := o.Outbound.CheckURL(rawURL); err != nil {
+		p = append(p, "url: "+err.Error())
 	}
 	if len(events) == 0 {
 		p = append(p, fmt.Sprintf("events: name at least one of %v", WebhookEvents))

@@ -246,6 +246,45 @@ func TestOperatorCommands(t *testing.T) {
 	if out, err := run("apikey", "create", "--database-url", url); err == nil || !strings.Contains(out, "--workspace is required") {
 		t.Fatalf("apikey without workspace: %v %s", err, out)
 	}
+	// An operator key, then list and revoke (issue 13: keys were only in SQL).
+	cmd = touchline(t, "apikey", "create", "--operator", "--name", "grafana", "--database-url", url)
+	opKey, err := cmd.Output()
+	if err != nil || !strings.HasPrefix(string(opKey), "tl_") {
+		t.Fatalf("apikey create --operator: %v %q", err, opKey)
+	}
+	if err := st.AuthenticateOperator(context.Background(), strings.TrimSpace(string(opKey))); err != nil {
+		t.Fatalf("the operator key: %v", err)
+	}
+	if _, err := st.Authenticate(context.Background(), strings.TrimSpace(string(opKey))); err == nil {
+		t.Fatal("the operator key opens the workspace API")
+	}
+	if out, err := run("apikey", "create", "--operator", "--workspace", "ops", "--database-url", url); err == nil || !strings.Contains(out, "not both") {
+		t.Fatalf("apikey create --operator --workspace: %v %s", err, out)
+	}
+	out, err = run("apikey", "list", "--database-url", url)
+	if err != nil || !strings.Contains(out, string(key[:9])+"…") || !strings.Contains(out, "(operator)") || !strings.Contains(out, "grafana") ||
+		strings.Contains(out, strings.TrimSpace(string(key))) || strings.Contains(out, strings.TrimSpace(string(opKey))) {
+		t.Fatalf("apikey list: %v\n%s", err, out)
+	}
+	if out, err = run("apikey", "list", "--workspace", "ops", "--database-url", url); err != nil || strings.Contains(out, "(operator)") || !strings.Contains(out, "ops") {
+		t.Fatalf("apikey list --workspace ops: %v\n%s", err, out)
+	}
+	keys, err := st.OperatorAPIKeys(context.Background())
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("keys: %v %+v", err, keys)
+	}
+	if out, err = run("apikey", "revoke", strconv.FormatInt(keys[0].ID, 10), "--database-url", url); err != nil || !strings.Contains(out, `of workspace "ops"`) {
+		t.Fatalf("apikey revoke: %v\n%s", err, out)
+	}
+	if _, err := st.Authenticate(context.Background(), strings.TrimSpace(string(key))); err == nil {
+		t.Fatal("a revoked key still authenticates")
+	}
+	if out, err = run("apikey", "revoke", "999999", "--database-url", url); err == nil || !strings.Contains(out, "no key with ID 999999") {
+		t.Fatalf("apikey revoke of no key: %v\n%s", err, out)
+	}
+	if out, err = run("apikey", "revoke", "x", "--database-url", url); err == nil || !strings.Contains(out, `"x" is not a key ID`) {
+		t.Fatalf("apikey revoke x: %v\n%s", err, out)
+	}
 	if out, err := run("worker", "--database-url", url, "--job-timeout", "5m", "--rescue-after", "1m"); err == nil || !strings.Contains(out, "must be longer") {
 		t.Fatalf("rescue-after below job-timeout: %v %s", err, out)
 	}

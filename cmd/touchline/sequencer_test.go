@@ -15,6 +15,7 @@ import (
 	"github.com/touchline/touchline/internal/dkimkey"
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/netpolicy"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
@@ -63,7 +64,7 @@ func TestWorkerKilledWhileSending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := &sequencer.Operator{Engine: &sequencer.Engine{Store: st, Secrets: box}, River: rc, Resolver: res}
+	op := &sequencer.Operator{Engine: &sequencer.Engine{Store: st, Secrets: box, Outbound: netpolicy.New(netpolicy.Loopback...)}, River: rc, Resolver: res}
 	ws, _ := st.EnsureWorkspace(ctx, "sales")
 	ip, _ := w.HostIP("smtp.sender.test")
 	zero := 0
@@ -93,7 +94,7 @@ func TestWorkerKilledWhileSending(t *testing.T) {
 	}
 
 	args := []string{"worker", "--database-url", url, "--secret-key", keyText, "--dns-server", w.DNSAddr(),
-		"--smtp-port", strconv.Itoa(w.SMTPPort()), "--allow-mx-network", "127.0.0.0/8", "--helo", "app.sender.test",
+		"--smtp-port", strconv.Itoa(w.SMTPPort()), "--allow-network", "127.0.0.0/8", "--helo", "app.sender.test",
 		"--smtp-insecure-skip-verify", "--senders", "8", "--bounce-domain", "bounces.sender.test",
 		"--public-url", "https://touchline.sender.test", "--job-timeout", "3s", "--touch-timeout", "3s", "--rescue-after", "4s", "--log-level", "warn"}
 	first := touchline(t, args...)

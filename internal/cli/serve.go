@@ -28,6 +28,7 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/metrics"
+	"github.com/touchline/touchline/internal/netpolicy"
 	"github.com/touchline/touchline/internal/rsasigner"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/server"
@@ -41,7 +42,6 @@ func init() {
 	register("migrate", "apply database migrations (Touchline's and River's)", runMigrate)
 	register("serve", "run the HTTP API and list-cleaning workers", runServe)
 	register("worker", "run list-cleaning workers only (scale them out with more processes)", runWorker)
-	register("apikey", "create an API key for a workspace: apikey create --workspace NAME", runAPIKey)
 }
 
 // envDefaults lets every flag be set as TOUCHLINE_<FLAG_NAME> (dashes as
@@ -106,49 +106,6 @@ func runMigrate(ctx context.Context, env *Env, args []string) int {
 	return ExitOK
 }
 
-func runAPIKey(ctx context.Context, env *Env, args []string) int {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(env.Stderr, "Usage: touchline apikey create --workspace NAME [--name LABEL]")
-		return ExitUsage
-	}
-	fs := newFlagSet(env, "apikey create", "apikey create --workspace NAME [--name LABEL]")
-	url := databaseFlag(env, fs)
-	workspace := fs.String("workspace", "", "workspace `name` (created if it does not exist)")
-	label := fs.String("name", "", "a `label` for the key, to tell keys apart")
-	if v := env.Getenv("TOUCHLINE_DATABASE_URL"); v != "" {
-		*url = v
-	}
-	if _, err := parseArgs(fs, args[1:]); err != nil {
-		return flagError(err)
-	}
-	if strings.TrimSpace(*workspace) == "" {
-		fmt.Fprintln(env.Stderr, "touchline apikey create: --workspace is required")
-		return ExitUsage
-	}
-	st, code := openStore(ctx, env, "apikey", *url)
-	if st == nil {
-		return code
-	}
-	defer st.Close()
-	if pending, err := st.Pending(ctx); err != nil || len(pending) > 0 {
-		fmt.Fprintf(env.Stderr, "touchline apikey: the database schema is not current (%d migrations pending); run: touchline migrate\n", len(pending))
-		return ExitError
-	}
-	ws, err := st.EnsureWorkspace(ctx, *workspace)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "touchline apikey: %v\n", err)
-		return ExitError
-	}
-	key, err := st.CreateAPIKey(ctx, ws.ID, *label)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "touchline apikey: %v\n", err)
-		return ExitError
-	}
-	fmt.Fprintln(env.Stdout, key)
-	fmt.Fprintf(env.Stderr, "API key for workspace %q (shown once; only its hash is stored)\n", ws.Name)
-	return ExitOK
-}
-
 // processFlags configure serve and worker.
 type processFlags struct {
 	database        *string
@@ -177,6 +134,7 @@ type processFlags struct {
 	smtpInsecure    bool
 	inboundListen   string
 	trackingDomains listFlag
+	allowNetworks   listFlag
 	verify          verifyFlags
 }
 
@@ -189,7 +147,7 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 		fs.IntVar(&p.maxUploadMB, "max-upload-mb", 200, "largest upload, in MB")
 		fs.IntVar(&p.maxRows, "max-rows", 1_000_000, "most rows in one upload")
 		fs.DurationVar(&p.verifyTimeout, "verify-timeout", 30*time.Second, "time limit of POST /v1/verify")
-		fs.StringVar(&p.adminPassword, "admin-password", "", "password for the River UI at /riverui/ in a browser (any user name); API keys work too")
+		fs.StringVar(&p.adminPassword, "admin-password", "", "password for the River UI at /riverui/ and /metrics in a browser (any user name); operator keys (apikey create --operator) work too, workspace keys do not")
 		fs.StringVar(&p.inboundListen, "inbound-listen", "", "`address` of the inbound SMTP server for bounces and replies (e.g. :25); off when empty")
 		fs.Var(&p.trackingDomains, "tracking-domain", "recipient `domain` the inbound SMTP server accepts (repeatable; default: --bounce-domain)")
 		fs.StringVar(&p.demoUpload, "demo-upload", "", "after start, create a demo workspace and key and upload this CSV `file` (used by make run)")
@@ -208,6 +166,7 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 	fs.IntVar(&p.senders, "senders", 4, "touches sent at once by this process (8-16 for bulk volume: BenchmarkSend gains nothing beyond on 2 cores)")
 	fs.DurationVar(&p.retention, "inbound-retention", 90*24*time.Hour, "how long raw inbound messages (bounces, replies) are kept for audit; their classification stays; 0 keeps them forever")
 	fs.DurationVar(&p.imapPoll, "imap-poll", time.Minute, "how often the reps' mailboxes are polled over IMAP for replies (10s with --sim)")
+	fs.Var(&p.allowNetworks, "allow-network", "let Touchline connect for tenants (webhooks, SMTP submission, IMAP, MX probes) to this non-public `CIDR` too (repeatable or comma-separated), e.g. 127.0.0.0/8 for a lab; --sim allows loopback")
 	fs.BoolVar(&p.smtpInsecure, "smtp-insecure-skip-verify", false, "accept any TLS certificate from submission servers (labs and the simulated world only)")
 	p.verify.register(fs)
 }
@@ -285,7 +244,9 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		pr.closer = append(pr.closer, func() { w.Close() })
 		p.verify.dnsServers = listFlag{w.DNSAddr()}
 		p.verify.smtpPort = w.SMTPPort()
-		p.verify.allowNets = append(p.verify.allowNets, "127.0.0.0/8")
+		// The simulated world is on loopback: allowed by name, for MX
+		// probes, submission, IMAP and webhooks alike.
+		p.allowNetworks = append(p.allowNetworks, "127.0.0.0/8", "::1/128")
 		if p.verify.helo == "" {
 			p.verify.helo = "verifier.touchline.test"
 		}
@@ -299,6 +260,16 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		}
 		p.imapPoll = min(p.imapPoll, 10*time.Second)
 		pr.log.Warn("using the simulated mail world: verdicts are not about the real Internet", "dns", w.DNSAddr())
+	}
+	allowed, err := netpolicy.ParseNetworks(p.allowNetworks)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "touchline %s: --allow-network: %v\n", cmd, err)
+		pr.close()
+		return nil, ExitUsage
+	}
+	outbound := netpolicy.New(allowed...)
+	for _, n := range allowed {
+		p.verify.allowNets = append(p.verify.allowNets, n.String())
 	}
 	vcfg, err := p.verify.config()
 	if err != nil {
@@ -340,8 +311,8 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		}
 		pr.engine = &sequencer.Engine{Store: st, Verifier: v, Secrets: box, Logger: pr.log,
 			VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsubscribe"),
-			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.touchTimeout,
-			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}}
+			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.touchTimeout, Outbound: outbound,
+			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim, Policy: outbound}}
 		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
 		jcfg.Register = func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine}); err != nil {
@@ -614,7 +585,11 @@ func demoUpload(ctx context.Context, env *Env, pr *process, op *sequencer.Operat
 	fmt.Fprintf(w, "  One address: curl -s -H 'Authorization: Bearer %s' -d '{\"email\":\"info@northwind.test\"}' %s/v1/verify\n", key, base)
 	fmt.Fprintf(w, "  Leads:      curl -s -H 'Authorization: Bearer %s' '%s/v1/leads?status=deliverable&limit=5'\n", key, base)
 	fmt.Fprintf(w, "  API document: %s/v1/openapi.json\n", base)
-	fmt.Fprintf(w, "  River UI:   %s/riverui/ (send the API key as a Bearer token, or start with --admin-password for a browser)\n\n", base)
+	if opKey, err := st.CreateOperatorKey(ctx, "make run"); err == nil {
+		// The River UI shows every workspace's jobs: a workspace key does
+		// not open it, an operator key does.
+		fmt.Fprintf(w, "  River UI:   %s/riverui/ (operator key %s as a Bearer token, or start with --admin-password for a browser)\n\n", base, opKey)
+	}
 	go func() {
 		if reportDemo(ctx, env, st, ws.ID, l.ID, file) && op != nil && pr.world != nil {
 			if err := demoCadence(ctx, env, pr, op, ws.ID, key, base); err != nil {

@@ -30,8 +30,9 @@ type Config struct {
 	Verifier *verifier.Verifier
 	River    *river.Client[pgx.Tx]
 	Logger   *slog.Logger
-	// AdminPassword, when set, lets a browser into the River UI with HTTP
-	// Basic auth (any user name); API keys work there too.
+	// AdminPassword, when set, lets a browser into the River UI and
+	// /metrics with HTTP Basic auth (any user name); operator keys work
+	// there too, workspace keys do not.
 	AdminPassword string
 	// RiverUI serves /riverui/ when set.
 	RiverUI http.Handler
@@ -43,7 +44,7 @@ type Config struct {
 	// BatchSize is the rows per verification job (default 250).
 	BatchSize int
 	// Metrics serves Prometheus metrics at /metrics, behind the same
-	// authentication as the River UI.
+	// operator authentication as the River UI.
 	Metrics http.Handler
 	// Sequencer runs cadences; nil without TOUCHLINE_SECRET_KEY.
 	Sequencer *sequencer.Operator
@@ -97,6 +98,8 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/leads", true, s.listLeads},
 		{"GET", "/v1/leads/{id}", true, s.getLead},
 		{"DELETE", "/v1/leads/{id}", true, s.deleteLead},
+		{"GET", "/v1/api-keys", true, s.listAPIKeys},
+		{"DELETE", "/v1/api-keys/{id}", true, s.revokeAPIKey},
 	}, s.sequencerRoutes()...)
 }
 
@@ -209,24 +212,49 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// adminOnly guards the River UI: an API key, or the admin password over
-// Basic auth for a browser.
+// adminOnly guards the operator surfaces (River UI, /metrics), which show
+// and change every workspace's jobs: an operator key (touchline apikey
+// create --operator) as Bearer, or the admin password over Basic auth for a
+// browser. A workspace's key is refused: it is a tenant's, not the
+// operator's.
+//
+// A browser sends Basic credentials by itself, so a page elsewhere could
+// make it cancel jobs or pause queues (CSRF). River UI's own front end
+// posts text/plain bodies, so a JSON content type cannot be required of
+// it; instead every state-changing request must come from this origin
+// (Fetch Metadata's Sec-Fetch-Site, else Origin against Host), which
+// net/http's CrossOriginProtection checks.
 func (s *Server) adminOnly(next http.Handler) http.Handler {
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem(w, http.StatusForbidden, "cross_origin", "Cross-origin request refused",
+			"the River UI takes state-changing requests only from its own pages; this one came from another origin")
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := bearer(r); ok {
-			if _, err := s.cfg.Store.Authenticate(r.Context(), key); err == nil {
-				next.ServeHTTP(w, r)
+			err := s.cfg.Store.AuthenticateOperator(r.Context(), key)
+			if err == nil {
+				csrf.Handler(next).ServeHTTP(w, r)
+				return
+			}
+			if !errors.Is(err, store.ErrUnauthorized) {
+				s.internal(w, r, err)
+				return
+			}
+			if _, werr := s.cfg.Store.Authenticate(r.Context(), key); werr == nil {
+				problem(w, http.StatusForbidden, "operator_only", "Operator key required",
+					"the River UI and /metrics show every workspace: a workspace's API key cannot open them; create an operator key with: touchline apikey create --operator")
 				return
 			}
 		}
 		if _, pw, ok := r.BasicAuth(); ok && s.cfg.AdminPassword != "" &&
 			subtle.ConstantTimeCompare([]byte(pw), []byte(s.cfg.AdminPassword)) == 1 {
-			next.ServeHTTP(w, r)
+			csrf.Handler(next).ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="Touchline River UI", charset="UTF-8"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="Touchline operator", charset="UTF-8"`)
 		problem(w, http.StatusUnauthorized, "unauthorized", "Authentication required",
-			"the River UI needs an API key (Bearer) or the admin password (TOUCHLINE_ADMIN_PASSWORD) with any user name")
+			"the River UI and /metrics need an operator key (Bearer; touchline apikey create --operator) or the admin password (TOUCHLINE_ADMIN_PASSWORD) with any user name")
 	})
 }
 

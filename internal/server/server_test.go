@@ -341,22 +341,8 @@ func TestAuthAndTenancy(t *testing.T) {
 	}](t, e.do("GET", "/v1/lists", b, "", nil)).Lists; len(got) != 0 {
 		t.Fatalf("beta sees alpha's lists: %+v", got)
 	}
-	// The River UI takes an API key or the admin password.
-	if r := e.do("GET", "/riverui/", "", "", nil); r.StatusCode != 401 || r.Header.Get("WWW-Authenticate") == "" {
-		t.Fatalf("riverui without auth: %d", r.StatusCode)
-	}
-	if r := e.do("GET", "/riverui/", a, "", nil); r.StatusCode != 200 {
-		t.Fatalf("riverui with a key: %d", r.StatusCode)
-	}
-	req, _ := http.NewRequest("GET", e.srv.URL+"/riverui/", nil)
-	req.SetBasicAuth("admin", "s3cret")
-	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 200 {
-		t.Fatalf("riverui with the admin password: %v %v", r, err)
-	}
-	req.SetBasicAuth("admin", "guess")
-	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 401 {
-		t.Fatalf("riverui with a wrong password: %d", r.StatusCode)
-	}
+	// The River UI and /metrics are operator surfaces: tested in
+	// TestOperatorSurfaces.
 }
 
 func TestBadUploads(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 func (s *Store) APIKeyID(ctx context.Context, key string) (int64, error) {
 	sum := sha256.Sum256([]byte(key))
 	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, sum[:]).Scan(&id)
+	err := s.pool.QueryRow(ctx, `SELECT id FROM api_keys WHERE hash = $1 AND NOT operator AND revoked_at IS NULL`, sum[:]).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrUnauthorized
 	}
@@ -121,10 +121,10 @@ func (s *Store) MailboxRecent(ctx context.Context, ws int64, ids []int64, n int)
 	}
 	for _, id := range own {
 		var r RecentSends
-		if r.Sends, r.HardBounces, err = s.RecentOutcomes(ctx, tx, 0, id, n, "hard_bounce"); err != nil {
+		if r.Sends, r.HardBounces, err = s.RecentOutcomes(ctx, tx, ws, 0, id, n, "hard_bounce"); err != nil {
 			return nil, err
 		}
-		if _, r.SenderRejections, err = s.RecentOutcomes(ctx, tx, 0, id, n, "sender_rejection"); err != nil {
+		if _, r.SenderRejections, err = s.RecentOutcomes(ctx, tx, ws, 0, id, n, "sender_rejection"); err != nil {
 			return nil, err
 		}
 		out[id] = r

@@ -233,17 +233,17 @@ func (s *Store) SetTouchOutcome(ctx context.Context, tx pgx.Tx, enrollmentID int
 	return err
 }
 
-// RecentOutcomes counts, among the last n sends of a cadence (or of a
-// mailbox when cadenceID is 0), how many came back with outcome. A touch
-// the recipient's server refused at send time as a hard bounce ('failed',
-// outcome hard_bounce) was a send that bounced, and counts.
-func (s *Store) RecentOutcomes(ctx context.Context, tx pgx.Tx, cadenceID, mailboxID int64, n int, outcome string) (sends, hits int, err error) {
+// RecentOutcomes counts, among the workspace's last n sends of a cadence
+// (or of a mailbox when cadenceID is 0), how many came back with outcome.
+// A touch the recipient's server refused at send time as a hard bounce
+// ('failed', outcome hard_bounce) was a send that bounced, and counts.
+func (s *Store) RecentOutcomes(ctx context.Context, tx pgx.Tx, ws, cadenceID, mailboxID int64, n int, outcome string) (sends, hits int, err error) {
 	err = tx.QueryRow(ctx, `
 		SELECT count(*), count(*) FILTER (WHERE outcome = $4) FROM (
 			SELECT t.outcome FROM touches t JOIN enrollments e ON e.id = t.enrollment_id
-			WHERE (t.status = 'sent' OR (t.status = 'failed' AND t.outcome = 'hard_bounce'))
+			WHERE e.workspace_id = $5 AND (t.status = 'sent' OR (t.status = 'failed' AND t.outcome = 'hard_bounce'))
 				AND (($1 <> 0 AND e.cadence_id = $1) OR ($1 = 0 AND t.mailbox_id = $2))
-			ORDER BY COALESCE(t.sent_at, t.updated_at) DESC LIMIT $3) last`, cadenceID, mailboxID, n, outcome).Scan(&sends, &hits)
+			ORDER BY COALESCE(t.sent_at, t.updated_at) DESC LIMIT $3) last`, cadenceID, mailboxID, n, outcome, ws).Scan(&sends, &hits)
 	return sends, hits, err
 }
 

@@ -115,10 +115,11 @@ func (s *Store) CreateMailbox(ctx context.Context, ws int64, m Mailbox, seal fun
 	return s.GetMailbox(ctx, ws, id)
 }
 
-// GetMailbox returns a mailbox of the workspace (ws 0: any workspace, for
-// workers).
+// GetMailbox returns a mailbox of the workspace; ErrNotFound for another
+// workspace's (there is no "any workspace": workers pass the workspace
+// their job carries).
 func (s *Store) GetMailbox(ctx context.Context, ws, id int64) (Mailbox, error) {
-	return scanMailbox(s.pool.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id = $1 AND ($2 = 0 OR workspace_id = $2)`, id, ws))
+	return scanMailbox(s.pool.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id = $1 AND workspace_id = $2`, id, ws))
 }
 
 // ListMailboxes returns the workspace's mailboxes.
@@ -183,9 +184,9 @@ func (s *Store) CreateCadence(ctx context.Context, ws int64, c Cadence) (Cadence
 		ws, c.Name, c.Window, c.RiskyPolicy, c.MailboxIDs, c.Steps, c.StopDomainOnReply))
 }
 
-// GetCadence returns a cadence of the workspace (ws 0: any).
+// GetCadence returns a cadence of the workspace.
 func (s *Store) GetCadence(ctx context.Context, ws, id int64) (Cadence, error) {
-	return scanCadence(s.pool.QueryRow(ctx, `SELECT `+cadenceColumns+` FROM cadences WHERE id = $1 AND ($2 = 0 OR workspace_id = $2)`, id, ws))
+	return scanCadence(s.pool.QueryRow(ctx, `SELECT `+cadenceColumns+` FROM cadences WHERE id = $1 AND workspace_id = $2`, id, ws))
 }
 
 // SetCadenceStatus moves a cadence from one of from to to.
@@ -344,10 +345,9 @@ func scanEnrollment(row pgx.Row) (Enrollment, error) {
 	return e, err
 }
 
-// GetEnrollment returns an enrollment of the workspace (ws 0: any) with
-// every touch.
+// GetEnrollment returns an enrollment of the workspace with every touch.
 func (s *Store) GetEnrollment(ctx context.Context, ws, id int64) (Enrollment, error) {
-	e, err := scanEnrollment(s.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 AND ($2 = 0 OR workspace_id = $2)`, id, ws))
+	e, err := scanEnrollment(s.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 AND workspace_id = $2`, id, ws))
 	if err != nil {
 		return e, err
 	}
@@ -806,13 +806,21 @@ func (s *Store) InsertEnrollments(ctx context.Context, tx pgx.Tx, ws, cadenceID 
 	return out, rows.Err()
 }
 
-// IMAPMailboxes lists the mailboxes whose replies are polled over IMAP.
-func (s *Store) IMAPMailboxes(ctx context.Context) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM mailboxes WHERE imap_host IS NOT NULL ORDER BY id`)
+// MailboxRef names a mailbox with its workspace, for the jobs that work on
+// it.
+type MailboxRef struct {
+	Workspace, ID int64
+}
+
+// IMAPMailboxes lists the mailboxes, of every workspace, whose replies are
+// polled over IMAP: the periodic job's schedule (IDs only; each poll reads
+// its mailbox by workspace and ID).
+func (s *Store) IMAPMailboxes(ctx context.Context) ([]MailboxRef, error) {
+	rows, err := s.pool.Query(ctx, `SELECT workspace_id, id FROM mailboxes WHERE imap_host IS NOT NULL ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[MailboxRef])
 }
 
 // SaveIMAPState records where polling a mailbox stopped.

@@ -11,9 +11,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -151,13 +149,11 @@ const keyPrefix = "tl_"
 // CreateAPIKey makes a new random key for the workspace and returns it;
 // only its SHA-256 is stored, so this is the only time it is seen.
 func (s *Store) CreateAPIKey(ctx context.Context, workspaceID int64, name string) (string, error) {
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	key, sum, err := newKey()
+	if err != nil {
 		return "", err
 	}
-	key := keyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-	sum := sha256.Sum256([]byte(key))
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (workspace_id, prefix, hash, name) VALUES ($1, $2, $3, $4)`,
+	_, err = s.pool.Exec(ctx, `INSERT INTO api_keys (workspace_id, prefix, hash, name) VALUES ($1, $2, $3, $4)`,
 		workspaceID, key[:len(keyPrefix)+6], sum[:], name)
 	if err != nil {
 		return "", fmt.Errorf("store: create API key: %w", err)

@@ -64,10 +64,10 @@ func (s *Store) WebhooksFor(ctx context.Context, tx pgx.Tx, ws int64, event stri
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
-// GetWebhook returns one endpoint (any workspace, for delivery).
-func (s *Store) GetWebhook(ctx context.Context, id int64) (Webhook, error) {
+// GetWebhook returns one of the workspace's endpoints, for delivery.
+func (s *Store) GetWebhook(ctx context.Context, ws, id int64) (Webhook, error) {
 	var w Webhook
-	err := s.pool.QueryRow(ctx, `SELECT id, workspace_id, url, events, created_at, secret_sealed FROM webhooks WHERE id = $1`, id).Scan(
+	err := s.pool.QueryRow(ctx, `SELECT id, workspace_id, url, events, created_at, secret_sealed FROM webhooks WHERE id = $1 AND workspace_id = $2`, id, ws).Scan(
 		&w.ID, &w.Workspace, &w.URL, &w.Events, &w.CreatedAt, &w.SecretSealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return w, ErrNotFound

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/touchline/touchline/internal/mailsim"
+	"github.com/touchline/touchline/internal/netpolicy"
 	"github.com/touchline/touchline/internal/secret"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
@@ -28,7 +29,11 @@ func (w *World) Engine(tb testing.TB, st *store.Store, key []byte) *sequencer.En
 	return &sequencer.Engine{Store: st, Verifier: w.Verifier, Secrets: box,
 		VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsub"),
 		BounceDomain: "bounces.sender.test", PublicURL: "https://touchline.sender.test",
-		Sender: &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
+		// The simulated world, its IMAP server and the tests' webhook
+		// receivers are on loopback: allowed here by name, refused by
+		// default.
+		Outbound: netpolicy.New(netpolicy.Loopback...),
+		Sender:   &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Dialer: &mailsim.Dialer{}}}
 }
 
 // StartRiver starts rc and stops it, within 10 s, when the test ends.
