@@ -19,7 +19,6 @@ import (
 	"github.com/touchline/touchline/internal/metrics"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer/calendar"
-	"github.com/touchline/touchline/sequencer/message"
 )
 
 // Inbox turns mail that comes back - over Touchline's inbound SMTP or
@@ -149,26 +148,10 @@ const (
 )
 
 func (ib *Inbox) match(ctx context.Context, m inbound.Message, res classify.Result, fromAddr string) (*store.TouchMatch, string) {
-	for _, rcpt := range m.To {
-		if en, step, err := message.ParseReturnPath(ib.VERPKey, rcpt); err == nil {
-			if tm, err := ib.Store.TouchByEnrollmentStep(ctx, en, step); err == nil {
-				return &tm, matchVERP
-			}
-		}
-		if tm, ok := ib.unsubscribeAddress(ctx, rcpt); ok {
-			return &tm, matchUnsubscribe
-		}
-	}
-	ids := append([]string{res.OriginalMessageID}, res.References...)
-	if tm, err := ib.Store.TouchByMessageID(ctx, ids); err == nil {
-		return &tm, matchThread
-	}
-	if fromAddr != "" && res.Class != classify.ClassBounce && res.Class != classify.ClassComplaint {
-		if tm, err := ib.Store.LatestTouchToLead(ctx, fromAddr); err == nil {
-			return &tm, matchSender
-		}
-	}
-	return nil, ""
+	// Mail reaches the server's own addresses before any tenant is known:
+	// the match names the workspace. Lookup errors only mean no match here.
+	found, _ := MatchTouch(ctx, ib.Store, MatchKeys{VERP: ib.VERPKey, Unsubscribe: ib.UnsubscribeKey}, store.AnyWorkspace, m.To, res, fromAddr)
+	return found.Touch, found.By
 }
 
 // evidenceOf names what ties a message to its touch, by how it matched
@@ -190,33 +173,6 @@ func (ib *Inbox) authenticate(ctx context.Context, m inbound.Message, fromAddr s
 		res.Pass, res.By, res.Reason = false, "", "authenticated domain "+res.From+" is not the sender's "+domainOf(fromAddr)
 	}
 	return res
-}
-
-// unsubscribeAddress reads the enrollment out of a List-Unsubscribe
-// mailto: address, unsubscribe+TOKEN@ the bounce domain (see
-// Engine.compose). The token's MAC is the evidence: whoever sends to it -
-// the lead, or another address of theirs, as a mail client sends from
-// the account it reads the lead's mail in - asks to unsubscribe the lead
-// the token names (RFC 2369 §3.2; RFC 8058 §3.2 keeps the mailto:).
-func (ib *Inbox) unsubscribeAddress(ctx context.Context, rcpt string) (store.TouchMatch, bool) {
-	local, _, ok := strings.Cut(strings.Trim(strings.TrimSpace(rcpt), "<>"), "@")
-	if !ok {
-		return store.TouchMatch{}, false
-	}
-	// Tokens are lowercase base32; some MTAs change the case of addresses.
-	tok, ok := strings.CutPrefix(strings.ToLower(local), unsubscribeLocalPrefix)
-	if !ok {
-		return store.TouchMatch{}, false
-	}
-	ws, leadID, enrollmentID, err := message.ParseUnsubscribeToken(ib.UnsubscribeKey, tok)
-	if err != nil {
-		return store.TouchMatch{}, false
-	}
-	tm, err := ib.Store.EnrollmentTouch(ctx, ws, enrollmentID)
-	if err != nil || tm.LeadID != leadID {
-		return store.TouchMatch{}, false
-	}
-	return tm, true
 }
 
 // apply carries out a classified message's effects, in the transaction that
@@ -411,7 +367,7 @@ func (ib *Inbox) Reclassify(ctx context.Context, ws, id int64, class classify.Cl
 		if rec.EnrollmentID == nil || rec.Step == nil || (old == string(class) && !confirm) {
 			return nil
 		}
-		tm, err := ib.Store.TouchByEnrollmentStep(ctx, *rec.EnrollmentID, *rec.Step)
+		tm, err := ib.Store.FindTouchByEnrollmentStep(ctx, ws, *rec.EnrollmentID, *rec.Step)
 		if err != nil {
 			return err
 		}

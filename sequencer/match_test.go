@@ -16,10 +16,9 @@ import (
 	"github.com/touchline/touchline/sequencer/message"
 )
 
-// TestMatchTouchIsTheInboxsOrder: `touchline classify` explains matches
-// with MatchTouch, so it must find what Inbox.match finds. If this fails
-// after a change to Inbox.match, make Inbox.match call MatchTouch (with
-// workspace 0) rather than keep two orders.
+// TestMatchTouchIsTheInboxsOrder: the inbox and `touchline classify` both
+// match with MatchTouch; this pins its order, its scoping and that the
+// inbox finds the same.
 func TestMatchTouchIsTheInboxsOrder(t *testing.T) {
 	t.Parallel()
 	st, _ := storetest.New(t)
@@ -64,7 +63,11 @@ func TestMatchTouchIsTheInboxsOrder(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	verp := message.ReturnPath(key, en, 1, "bounces.acme.test")
 	forged := message.ReturnPath([]byte("another key, another server 0000"), en, 1, "bounces.acme.test")
-	ib := &Inbox{Engine: &Engine{Store: st, VERPKey: key}}
+	unsubKey := []byte("fedcba9876543210fedcba9876543210")
+	keys := MatchKeys{VERP: key, Unsubscribe: unsubKey}
+	ib := &Inbox{Engine: &Engine{Store: st, VERPKey: key, UnsubscribeKey: unsubKey}}
+	unsub := "unsubscribe+" + message.UnsubscribeToken(unsubKey, ws.ID, leadID, en) + "@bounces.acme.test"
+	forgedUnsub := "unsubscribe+" + message.UnsubscribeToken(key, ws.ID, leadID, en) + "@bounces.acme.test"
 
 	bounce := classify.Result{Class: classify.ClassBounce, OriginalMessageID: sentID}
 	reply := classify.Result{Class: classify.ClassHumanReply}
@@ -76,6 +79,8 @@ func TestMatchTouchIsTheInboxsOrder(t *testing.T) {
 		by   string
 	}{
 		{"verp", []string{"other@bounces.acme.test", verp}, classify.Result{Class: classify.ClassBounce}, "", "verp"},
+		{"unsubscribe address, from an alias", []string{unsub}, classify.Result{Class: classify.ClassUnsubscribe}, "alias@elsewhere.test", "unsubscribe-address"},
+		{"forged unsubscribe address", []string{forgedUnsub}, classify.Result{Class: classify.ClassUnsubscribe}, "alias@elsewhere.test", ""},
 		{"forged verp, reported Message-ID", []string{forged}, bounce, "mailer-daemon@mx.prospect.test", "in-reply-to"},
 		{"references", nil, classify.Result{Class: classify.ClassHumanReply, References: []string{"<x@y>", sentID}}, lead, "in-reply-to"},
 		{"sender", nil, reply, lead, "sender"},
@@ -85,7 +90,7 @@ func TestMatchTouchIsTheInboxsOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			itm, iby := ib.match(ctx, inbound.Message{To: tc.to}, tc.res, tc.from)
-			m, err := MatchTouch(ctx, st, key, 0, tc.to, tc.res, tc.from)
+			m, err := MatchTouch(ctx, st, keys, store.AnyWorkspace, tc.to, tc.res, tc.from)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,6 +99,16 @@ func TestMatchTouchIsTheInboxsOrder(t *testing.T) {
 			}
 			if m.Touch != nil && (m.Touch.EnrollmentID != en || m.Touch.Step != 1 || m.Touch.Workspace != ws.ID) {
 				t.Errorf("matched %+v, want enrollment %d step 1", *m.Touch, en)
+			}
+			// Scoped to the touch's own workspace: the same; to another,
+			// or to an unset workspace (0): nothing.
+			if own, err := MatchTouch(ctx, st, keys, ws.ID, tc.to, tc.res, tc.from); err != nil || own.By != tc.by {
+				t.Errorf("in workspace %d: by %q (%v), want %q", ws.ID, own.By, err, tc.by)
+			}
+			for _, other := range []int64{0, ws.ID + 1000} {
+				if o, err := MatchTouch(ctx, st, keys, other, tc.to, tc.res, tc.from); err != nil || o.Touch != nil {
+					t.Errorf("in workspace %d: matched %+v by %q (%v), want nothing", other, o.Touch, o.By, err)
+				}
 			}
 			if m.Touch == nil && len(m.Tried) != 3 {
 				t.Errorf("tried %q: want one line per way (verp, in-reply-to, sender)", m.Tried)

@@ -88,8 +88,8 @@ type matchReport struct {
 // matcher looks messages up in the database, read-only.
 type matcher struct {
 	st        *store.Store
-	verpKey   []byte
-	workspace store.Workspace // ID 0: every workspace
+	keys      sequencer.MatchKeys
+	workspace store.Workspace // ID 0: every workspace (store.AnyWorkspace)
 	rcpts     []string
 }
 
@@ -228,7 +228,8 @@ func openMatcher(ctx context.Context, env *Env, url, workspace, secretKey string
 		if err != nil {
 			return fail(ExitUsage, "--secret-key / TOUCHLINE_SECRET_KEY: %v", err)
 		}
-		m.verpKey = secret.Derive(key, "verp") // as serve derives it
+		// As serve derives them.
+		m.keys = sequencer.MatchKeys{VERP: secret.Derive(key, "verp"), Unsubscribe: secret.Derive(key, "unsubscribe")}
 	}
 	return m, ExitOK
 }
@@ -285,16 +286,20 @@ func classifyOne(ctx context.Context, m *matcher, raw []byte, c *classified) err
 		rep.EnvelopeTo = []string{}
 	}
 	v.Match = rep
-	found, err := sequencer.MatchTouch(ctx, m.st, m.verpKey, m.workspace.ID, rep.EnvelopeTo, res, v.From)
+	ws := m.workspace.ID
+	if ws == 0 {
+		ws = store.AnyWorkspace // an operator's tool: say which workspace matched
+	}
+	found, err := sequencer.MatchTouch(ctx, m.st, m.keys, ws, rep.EnvelopeTo, res, v.From)
 	if err != nil {
 		rep.Error = err.Error()
 	}
-	if len(m.verpKey) == 0 && len(rep.EnvelopeTo) > 0 {
+	if len(m.keys.VERP) == 0 && len(rep.EnvelopeTo) > 0 {
 		rep.Tried = append(rep.Tried, "verp: give --secret-key (or TOUCHLINE_SECRET_KEY), the server's key, to check the envelope recipient's token")
 	}
 	for _, t := range found.Tried {
 		switch {
-		case len(m.verpKey) == 0 && strings.HasPrefix(t, "verp: no VERP key"):
+		case len(m.keys.VERP) == 0 && strings.HasPrefix(t, "verp: no VERP key"):
 			continue // said above, with what to do
 		case t == "verp: no envelope recipient":
 			t += " (give --rcpt, the address the message was delivered to)"

@@ -106,10 +106,6 @@ func scanTouchMatch(row pgx.Row) (TouchMatch, error) {
 	return m, err
 }
 
-// TouchByEnrollmentStep finds the touch a VERP return path names.
-func (s *Store) TouchByEnrollmentStep(ctx context.Context, enrollmentID int64, step int) (TouchMatch, error) {
-	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.enrollment_id = $1 AND t.step = $2`, enrollmentID, step))
-}
 
 // EnrollmentTouch finds the touch of an enrollment of the workspace that a
 // message about the whole enrollment (an unsubscribe) answers: the last
@@ -119,32 +115,7 @@ func (s *Store) EnrollmentTouch(ctx context.Context, ws, enrollmentID int64) (To
 		ORDER BY t.status IN ('sent', 'uncertain') DESC, t.step DESC LIMIT 1`, ws, enrollmentID))
 }
 
-// TouchByMessageID finds the touch that sent one of ids (In-Reply-To,
-// References).
-func (s *Store) TouchByMessageID(ctx context.Context, ids []string) (TouchMatch, error) {
-	norm := make([]string, 0, len(ids))
-	for _, id := range ids {
-		id = strings.TrimSpace(id)
-		if id == "" {
-			continue
-		}
-		if !strings.HasPrefix(id, "<") {
-			id = "<" + id + ">"
-		}
-		norm = append(norm, id)
-	}
-	if len(norm) == 0 {
-		return TouchMatch{}, ErrNotFound
-	}
-	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE t.message_id = ANY($1) ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, norm))
-}
 
-// LatestTouchToLead finds the most recent touch sent to an address, the
-// last resort of matching a reply to its enrollment.
-func (s *Store) LatestTouchToLead(ctx context.Context, email string) (TouchMatch, error) {
-	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+`
-		WHERE lower(l.email) = lower($1) AND t.status IN ('sent', 'uncertain') ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, email))
-}
 
 // PromoteLead moves a lead from lead to stage, recording the change; false
 // when the lead was already past lead (promotion is idempotent).

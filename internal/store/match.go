@@ -10,19 +10,24 @@ import (
 )
 
 // The Find* lookups below find the touch a message that came back refers
-// to. They only read. ws scopes them to one workspace; 0 searches every
-// workspace: the inbound SMTP server learns the tenant from the match
-// itself, while an operator's tool (touchline classify --workspace) may
-// already know it. A VERP token or a Message-ID names one touch anywhere;
-// a lead's address can be in several workspaces, so the sender lookup
-// without a workspace takes the most recent touch of all of them. With ws
-// 0 they are TouchByEnrollmentStep, TouchByMessageID and
-// LatestTouchToLead, which may become calls of these.
+// to. They only read. ws scopes them to one workspace, or is
+// [AnyWorkspace]: mail comes back to the server's own addresses (the
+// bounce domain, the rep's inbox) before any tenant is known, and the
+// match itself names the tenant. A VERP token or a Message-ID names one
+// touch anywhere; a lead's address can be in several workspaces, so the
+// sender lookup across workspaces takes the most recent touch of all.
+
+// AnyWorkspace asks a Find* lookup to search every workspace. It is a
+// deliberate value, never the zero one: a workspace ID left unset (0)
+// matches nothing, so a tenant request can never widen to every tenant
+// by accident. Only the inbox and the operator's `touchline classify`
+// pass it.
+const AnyWorkspace int64 = -1
 
 // FindTouchByEnrollmentStep finds the touch a VERP return path names.
 func (s *Store) FindTouchByEnrollmentStep(ctx context.Context, ws, enrollmentID int64, step int) (TouchMatch, error) {
 	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+`
-		WHERE t.enrollment_id = $1 AND t.step = $2 AND ($3::bigint = 0 OR e.workspace_id = $3)`, enrollmentID, step, ws))
+		WHERE t.enrollment_id = $1 AND t.step = $2 AND ($3::bigint = -1 OR e.workspace_id = $3)`, enrollmentID, step, ws))
 }
 
 // FindTouchByMessageID finds the touch that sent one of ids (In-Reply-To,
@@ -43,14 +48,14 @@ func (s *Store) FindTouchByMessageID(ctx context.Context, ws int64, ids []string
 		return TouchMatch{}, ErrNotFound
 	}
 	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+`
-		WHERE t.message_id = ANY($1) AND ($2::bigint = 0 OR e.workspace_id = $2) ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, norm, ws))
+		WHERE t.message_id = ANY($1) AND ($2::bigint = -1 OR e.workspace_id = $2) ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, norm, ws))
 }
 
 // FindLatestTouchToLead finds the most recent touch sent to an address,
 // the last resort of matching a reply to its enrollment.
 func (s *Store) FindLatestTouchToLead(ctx context.Context, ws int64, email string) (TouchMatch, error) {
 	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+`
-		WHERE lower(l.email) = lower($1) AND t.status IN ('sent', 'uncertain') AND ($2::bigint = 0 OR e.workspace_id = $2)
+		WHERE lower(l.email) = lower($1) AND t.status IN ('sent', 'uncertain') AND ($2::bigint = -1 OR e.workspace_id = $2)
 		ORDER BY t.sent_at DESC NULLS LAST LIMIT 1`, email, ws))
 }
 
