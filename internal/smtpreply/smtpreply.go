@@ -324,8 +324,9 @@ func permanent(code int, e Enhanced, w Signals, stage Stage) Cause {
 			return MailboxNotFound
 		}
 		return senderCause(e, w)
-	case e.Is(4, 7):
-		// X.4.7 delivery time expired: the sending MTA gave up.
+	case e.Is(4, 7), w.Has(SaysExpired) && !notFound:
+		// X.4.7 delivery time expired, or its words ("Message expired",
+		// qmail's "in the queue too long"): the sending MTA gave up.
 		return Expired
 	case e.Is(2, 1) && notFound && !w.Has(SaysDisabled):
 		// "550 5.2.1 ... Addressee unknown": the words are more precise
