@@ -210,5 +210,9 @@ func challengeResponse(text string) bool {
 		"this account is protected by", "verify that you are a human", "prove that you are a human",
 		"confirm that you are a human", "approved senders list", "spam protection service requires",
 		"awaiting your verification", "verify your email address to deliver",
+		// The general statements C/R systems make about themselves.
+		"challenge/response", "challenge-response", "challenge response system", "are a real person",
+		"not an automated", "click the link below to verify", "confirm your message", "authorize your message",
+		"on my list of approved senders", "whitelist request", "allowlist request",
 	})
 }

@@ -55,13 +55,23 @@
 //     from x"), and addresses in sentences of advice unless the returned
 //     copy was sent to them. "(expanded from x)" and "(generated from x)"
 //     make x the recipient. X-Failed-Recipients (Exim) lists them when
-//     present. AOL names screen names only: name@aol.com. Words of delay
-//     ("will keep trying", "has not yet been delivered") make them
-//     "delayed".
+//     present. AOL names screen names only: name@aol.com. A failure notice
+//     that names no address but returns a copy of a message sent to one
+//     address only makes that address the recipient, unless a mailing
+//     list sent it (List-Id, List-Post, X-BeenThere: the copy's To is
+//     then the list). Mailing-list control addresses (-request, -owner,
+//     -bounces, -ctl, -join, -leave, ...) are never recipients. Gmail's
+//     quoted reply from the remote server is the diagnostic over its own
+//     summary. Words of delay ("will keep trying", "has not yet been
+//     delivered") make them "delayed".
 //
 //     A message from a mail system - a MAILER-DAEMON, postmaster or
 //     similar sender, mailing-list software (-bounces, -owner, -request,
-//     Majordomo, LISTSERV, ezmlm, fml, X-List-Administrivia), an
+//     Majordomo, LISTSERV, ezmlm, X-List-Administrivia, fml's notices
+//     from the list's -admin or -ctl address), a virus, spam or content
+//     filter's notice (a filter's sender name such as virus-admin,
+//     quarantine, antispam, amavis, or a subject such as "virus found",
+//     "quarantined", "message blocked"), an
 //     X-Failed-Recipients field, a multipart/report, a
 //     bounce subject in English, German, French, Italian, Spanish, Dutch,
 //     Portuguese, the Nordic languages, Polish, Russian, Japanese or
@@ -82,7 +92,9 @@
 //     ("auto:subject-LANG", LANG one of en, de, fr, es, pt, nl, it, sv, da,
 //     no, fi, or nordic for words the Scandinavian languages share), or a
 //     challenge/response system asking the sender to confirm itself
-//     ("auto:challenge-response").
+//     ("auto:challenge-response": the words such systems use about
+//     themselves - "challenge/response", "verify that you are a real
+//     person", "approved senders").
 //     X-Auto-Response-Suppress is a request to others not to answer
 //     automatically; on its own it marks nothing (Outlook sets it on
 //     ordinary mail). [Result.ReturnDate] is the day the person says they
@@ -129,7 +141,11 @@
 //   - DNS trouble ("Host not found, try again", "Malformed or unexpected
 //     name server reply", SERVFAIL, timeouts) is never a dead domain, even
 //     under 5.1.2 or 5.4.4; X.4.4 is an unknown host only when the words say
-//     the name does not exist.
+//     the name does not exist. "DNS error" alone is trouble, but beside a
+//     statement that the name does not exist ("DNS Error: Domain name not
+//     found") it is an unknown host.
+//   - "Message expired", "in the queue too long" are the sending MTA
+//     giving up (expired, soft), never an expired account.
 //
 // The kinds:
 //

@@ -22,6 +22,30 @@ var reBounceSubject = regexp.MustCompile(`(?i)(undeliver|undelivered|delivery st
 // (Mailman's -bounces and -owner, Majordomo and LISTSERV, ezmlm, fml).
 var reListSoftware = regexp.MustCompile(`(?i)[a-z0-9._-]+-(bounces|owner|request)(\+[^@]*)?@|\bowner-[a-z0-9._-]+@|\b(majordomo|listserv|mailman|ezmlm|fml)@`)
 
+// reFmlNotice matches the addresses fml sends its own notices from.
+var reFmlNotice = regexp.MustCompile(`(?i)[a-z0-9._-]+-(admin|ctl)@`)
+
+// reListControl matches the command addresses of list software (fml's
+// -ctl, Mailman's -join, -leave, -confirm, -subscribe, -unsubscribe).
+var reListControl = regexp.MustCompile(`(?i)^[a-z0-9._+-]+-(ctl|join|leave|confirm|subscribe|unsubscribe)@`)
+
+// reFilterSubject matches the subjects virus scanners, spam filters and
+// content filters give their notices about a message they stopped.
+var reFilterSubject = regexp.MustCompile(`(?i)(virus (alert|found|detected|warning|notification)|infected (message|mail|attachment)|\bquarantin|banned (content|attachment|file)|blocked (message|attachment|email|mail)|(message|mail|email) (was )?blocked|spam (detected|alert|notification|quarantine)|content (filter|violation)|policy violation|mailscanner|suspicious (attachment|message) (removed|blocked))`)
+
+// reFilterFrom matches sender names of filtering systems.
+var reFilterFrom = regexp.MustCompile(`(?i)\b(virus|antivirus|anti-virus|viruswall|virus-admin|quarantine|antispam|anti-spam|spam-?filter|mailscanner|amavis|content-?filter|mail-?filter|mailsweeper|mailmarshal|interscan|scanmail)\b`)
+
+// filterNotice reports a notice from a virus or spam filter about a
+// message it stopped: machine-written, never a person's reply. A person's
+// "Re:" keeps its chance to be a reply unless the sender is a filter.
+func filterNotice(h textproto.MIMEHeader, subject string) bool {
+	if reFilterFrom.MatchString(headerText(h, "From")) {
+		return true
+	}
+	return reFilterSubject.MatchString(subject) && !replyPrefix(subject)
+}
+
 // mailSystemFrom reports whether a From or Sender names a mail system.
 func mailSystemFrom(h textproto.MIMEHeader) bool {
 	for _, name := range []string{"From", "Sender"} {
@@ -68,8 +92,14 @@ func strongMailSystem(root *entity, h textproto.MIMEHeader, subject string) stri
 		// Mailing-list software (Mailman, fml) writing about a message,
 		// not a member writing to the list.
 		return "from"
+	case h.Get("X-Mlserver") != "" && reFmlNotice.MatchString(headerText(h, "From")):
+		// fml writes its notices (not a member, command errors) from the
+		// list's -admin or -ctl address; posts come from their authors.
+		return "from"
 	case root.find("multipart/report") != nil:
 		return "report"
+	case filterNotice(h, subject):
+		return "filter"
 	case reBounceSubject.MatchString(subject):
 		return "subject"
 	}
@@ -286,7 +316,10 @@ func mailSystemLocal(a string) bool {
 	case "postmaster", "mailer-daemon", "mailer_daemon", "mailerdaemon", "maildaemon", "root":
 		return true
 	}
-	return false
+	// Mailing-list control addresses (Mailman -request, fml -ctl, ...)
+	// appear in list notices as where to write; they are never the
+	// failed recipient.
+	return reListSoftware.MatchString(a) || reListControl.MatchString(a)
 }
 
 // inURL reports whether the address at i is part of a URL.
