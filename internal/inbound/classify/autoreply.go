@@ -67,6 +67,15 @@ var oooSubjects = []oooSubject{
 	{"automaattinen vastaus", "fi", true}, {"poissa toimistolta", "fi", true}, {"poissa", "fi", false},
 	{"lomalla", "fi", false},
 	{"autosvar", "nordic", true},
+	{"自動返信", "ja", true}, {"自動応答", "ja", true}, {"不在通知", "ja", true}, {"不在のお知らせ", "ja", true},
+	{"自动回复", "zh", true}, {"自動回覆", "zh", true}, {"自动答复", "zh", true}, {"自動回復", "zh", true},
+	{"автоответ", "ru", true}, {"автоматический ответ", "ru", true}, {"нет на месте", "ru", true},
+	{"вне офиса", "ru", true}, {"в отпуске", "ru", false}, {"отпуск", "ru", false},
+	{"automatyczna odpowiedź", "pl", true}, {"automatyczna odpowiedz", "pl", true}, {"poza biurem", "pl", true},
+	{"nieobecność", "pl", false}, {"urlop", "pl", false},
+	{"automatická odpověď", "cs", true}, {"mimo kancelář", "cs", true},
+	{"otomatik yanıt", "tr", true}, {"otomatik cevap", "tr", true}, {"ofis dışında", "tr", true},
+	{"자동 응답", "ko", true}, {"자동응답", "ko", true}, {"부재중", "ko", true},
 }
 
 // autoReplySubject returns the language of an out-of-office subject, or "".

@@ -90,7 +90,10 @@
 //     junk or list ("auto:precedence"), X-Apple-Action: vacation
 //     ("auto:x-apple-action"), or an out-of-office subject
 //     ("auto:subject-LANG", LANG one of en, de, fr, es, pt, nl, it, sv, da,
-//     no, fi, or nordic for words the Scandinavian languages share), or a
+//     no, fi, ja, zh, ru, pl, cs, tr, ko, or nordic for words the
+//     Scandinavian languages share), new text in which the message says
+//     software wrote it ("this is an automated message", "your ticket
+//     number is", in the languages above: "auto:automated-statement"), or a
 //     challenge/response system asking the sender to confirm itself
 //     ("auto:challenge-response": the words such systems use about
 //     themselves - "challenge/response", "verify that you are a real
