@@ -310,10 +310,10 @@ func permanent(code int, e Enhanced, w Signals, stage Stage) Cause {
 			return MailboxNotFound
 		}
 		return NullMX
-	case e.Is(2, 2), code == 552 && (!e.Valid() || e.Subject == 2 || e.Generic()) && !notFound && !w.Has(SaysSize),
+	case e.Is(2, 2), code == 552 && (!e.Valid() || e.Subject == 2 && e.Detail != 3 || e.Generic()) && !notFound && !w.Has(SaysSize),
 		w.Has(SaysFull) && !notFound:
 		// RFC 3463 X.2.2 mailbox full; RFC 5321 §4.2.2 552 "exceeded
-		// storage allocation".
+		// storage allocation" (but X.2.3 is a message too big for it).
 		return MailboxFull
 	case w.Has(SaysTLS):
 		return TLSRequired

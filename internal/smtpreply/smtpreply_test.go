@@ -157,6 +157,11 @@ func TestCodesAndWords(t *testing.T) {
 		{"550 收件人不存在", MailboxNotFound},
 		{"550 el buzón del destinatario está lleno", MailboxFull},
 		{"550 casella piena", MailboxFull},
+		// "mailbox unavailable" is RFC 5321's generic 550 text: other
+		// named causes outweigh it.
+		{"550 Requested action not taken: mailbox unavailable (quota exceeded)", MailboxFull},
+		{"550 Requested action not taken: mailbox unavailable", MailboxNotFound},
+		{"552 5.2.3 Message exceeds maximum size", MessageRejected},
 		{"550 Requested action not taken", Unexplained}, // no stage: nothing about the address
 		{"250 2.1.5 Ok", Accepted},
 		{"451 4.7.1 Try again later", Greylisted},

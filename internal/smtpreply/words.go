@@ -52,6 +52,13 @@ func Words(text string) Signals {
 			s |= l.sig
 		}
 	}
+	if s&SaysNotFound == 0 && s&otherCauses == 0 && containsAny(t, weakNotFound) {
+		// RFC 5321 §4.2.2's own text for 550, "mailbox unavailable", is
+		// what servers write whatever the cause; it says the mailbox does
+		// not exist only when nothing else is named ("... mailbox
+		// unavailable (quota exceeded)" is a full mailbox).
+		s |= SaysNotFound
+	}
 	if s&SaysHostNotFound == 0 && containsAny(t, weakDNSTrouble) {
 		// "DNS Error: Domain name not found" (Gmail) is an answer that the
 		// name does not exist; "DNS error" alone is a failed lookup.
@@ -82,6 +89,14 @@ func containsAny(s string, words []string) bool {
 	return false
 }
 
+// weakNotFound is RFC 5321's generic text for 550.
+var weakNotFound = []string{"mailbox unavailable"}
+
+// otherCauses are the signals that name a cause other than a missing
+// mailbox.
+const otherCauses = SaysFull | SaysBlocklist | SaysAuth | SaysReputation | SaysSpam | SaysRate | SaysPolicy |
+	SaysRelay | SaysSender | SaysTLS | SaysGreylist | SaysDNSTrouble | SaysSize | SaysDisabled | SaysDisabledStrongly
+
 // weakDNSTrouble names a DNS problem without saying which: trouble unless
 // the text also says the name does not exist.
 var weakDNSTrouble = []string{"dns error", "dns failure", "dns lookup failure"}
@@ -94,7 +109,7 @@ var lists = []struct {
 }{
 	{SaysNotFound, []string{
 		"user unknown", "unknown user", "no such user", "no such recipient", "no such mailbox",
-		"no such address", "no such account", "no mailbox", "no mail box", "mail box not found", "mailbox unavailable", "mailbox not found",
+		"no such address", "no such account", "no mailbox", "no mail box", "mail box not found", "mailbox not found",
 		"mailbox does not exist", "mailbox doesn't exist", "does not exist", "doesn't exist", "not exist",
 		"recipnotfound", "recipientnotfound", "recipient not found", "user not found", "address not found",
 		"unknown recipient", "recipient unknown", "invalid recipient", "invalid mailbox", "not a valid mailbox",
@@ -204,6 +219,7 @@ var lists = []struct {
 	{SaysSize, []string{
 		"too large", "too big", "size limit", "message size", "exceeds size", "exceeds the maximum",
 		"maximum message size", "maximum inbound message size", "sizelimit", "message length exceeds",
+		"exceeds maximum size", "exceeds maximum message", "message exceeds maximum",
 	}},
 	{SaysContent, []string{
 		"content", "virus", "attachment", "message rejected", "header", "resent from",

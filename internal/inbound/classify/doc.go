@@ -149,6 +149,12 @@
 //     found") it is an unknown host.
 //   - "Message expired", "in the queue too long" are the sending MTA
 //     giving up (expired, soft), never an expired account.
+//   - "mailbox unavailable", RFC 5321's generic text for 550, says the
+//     mailbox does not exist only when no other cause is named ("...
+//     mailbox unavailable (quota exceeded)" is a full mailbox). 552 with
+//     X.2.3 is a message too big, not a full mailbox.
+//   - Amazon SES's "suppressed sending to this address" is soft
+//     (suppressed) in a mail report as in its JSON: nothing was tried.
 //
 // The kinds:
 //
