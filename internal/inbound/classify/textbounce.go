@@ -18,7 +18,7 @@ var (
 	reAddressLine = regexp.MustCompile(`^(?:[^<>@]*<(?:mailto:)?)?\s*([^\s<>@'"]+@[^\s<>@'"]+\.[A-Za-z]{2,})\s*>?\s*(?:\([^)]*\))?$`)
 	// "<jane@example.com>: ..." opens a recipient's paragraph in Postfix
 	// and qmail bounces.
-	reAngleParagraph = regexp.MustCompile(`^<([^<>\s]+@[^<>\s]+)>(?:\s*\(expanded from[^)]*\))?:\s*(.*)$`)
+	reAngleParagraph = regexp.MustCompile(`^<((?:"[^"]*"|[^<>\s"]+)@[^<>\s]+)>(?:\s*\(expanded from:?\s*<?((?:"[^"]*"|[^<>\s"()]+)@[^<>\s()]+?)>?\))?:\s*(.*)$`)
 	reOriginalID     = regexp.MustCompile(`(?im)^[ \t]*message-id:[ \t]*(<[^<>\s]+>)`)
 	reGmailTo        = regexp.MustCompile(`(?i)(?:wasn't|was not|hasn't been|has not been) delivered to (` + reAddress.String() + `)`)
 	reOutlookTo      = regexp.MustCompile(`(?i)your message to (` + reAddress.String() + `) couldn't be delivered`)
@@ -240,12 +240,19 @@ func angleRecipients(text string) []Recipient {
 			if m == nil {
 				continue
 			}
-			diag := []string{m[2]}
+			diag := []string{m[3]}
 			j := i + 1
 			for ; j < len(p) && opens(p[j]) == nil; j++ {
 				diag = append(diag, p[j])
 			}
-			out = addRecipient(out, Recipient{Address: m[1], Diagnostic: joinTrim(diag)})
+			addr := m[1]
+			if m[2] != "" {
+				// "<member@x> (expanded from <list@x>)": the address the
+				// sender wrote is the one expanded (Postfix, RFC 3464
+				// §2.3.1's Original-Recipient).
+				addr = m[2]
+			}
+			out = addRecipient(out, Recipient{Address: addr, Diagnostic: joinTrim(diag)})
 			i = j - 1
 		}
 	}
