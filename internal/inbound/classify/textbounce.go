@@ -212,6 +212,10 @@ func addRecipient(list []Recipient, r Recipient) []Recipient {
 		return list
 	}
 	r.Address = cleanAddress(r.Address)
+	if r.Address != "" && !isAddress(r.Address) {
+		// "<0@0>" in a text report is no mailbox (RFC 5321 §4.1.2).
+		return list
+	}
 	for i := range list {
 		if strings.EqualFold(list[i].Address, r.Address) {
 			if !parseStatus(" "+list[i].Diagnostic).Valid() && parseStatus(" "+r.Diagnostic).Valid() {
