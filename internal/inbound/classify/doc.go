@@ -32,7 +32,9 @@
 //     tolerantly: comments in Status ("5.0.0 (permanent failure)"), a Status
 //     without a code (its words join the diagnostic), "Action: failure",
 //     repeated address types, recipient blocks without blank lines between
-//     them, the report fields written into the text part, a multipart
+//     them, the report fields written into the text part (or, with no
+//     report part at all, at the margin of the message's own text:
+//     Final-Recipient and Action lines, not a quoted copy), a multipart
 //     boundary lost from the header (the body's own delimiter is used),
 //     a report forwarded inside another message. The recipient is the
 //     Original-Recipient when that is an address (RFC 3464 §2.3.1: the
