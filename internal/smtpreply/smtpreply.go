@@ -310,10 +310,10 @@ func permanent(code int, e Enhanced, w Signals, stage Stage) Cause {
 			return MailboxNotFound
 		}
 		return NullMX
-	case e.Is(2, 2), code == 552 && (!e.Valid() || e.Subject == 2 || e.Generic()) && !notFound && !w.Has(SaysSize),
+	case e.Is(2, 2), code == 552 && (!e.Valid() || e.Subject == 2 && e.Detail != 3 || e.Generic()) && !notFound && !w.Has(SaysSize),
 		w.Has(SaysFull) && !notFound:
 		// RFC 3463 X.2.2 mailbox full; RFC 5321 §4.2.2 552 "exceeded
-		// storage allocation".
+		// storage allocation" (but X.2.3 is a message too big for it).
 		return MailboxFull
 	case w.Has(SaysTLS):
 		return TLSRequired
@@ -324,8 +324,9 @@ func permanent(code int, e Enhanced, w Signals, stage Stage) Cause {
 			return MailboxNotFound
 		}
 		return senderCause(e, w)
-	case e.Is(4, 7):
-		// X.4.7 delivery time expired: the sending MTA gave up.
+	case e.Is(4, 7), w.Has(SaysExpired) && !notFound:
+		// X.4.7 delivery time expired, or its words ("Message expired",
+		// qmail's "in the queue too long"): the sending MTA gave up.
 		return Expired
 	case e.Is(2, 1) && notFound && !w.Has(SaysDisabled):
 		// "550 5.2.1 ... Addressee unknown": the words are more precise

@@ -139,6 +139,29 @@ func TestCodesAndWords(t *testing.T) {
 		{"550 5.7.1 Blocked by SpamCop", Blocklist},
 		{"554 5.3.4 Message too big for system", MessageRejected},
 		{"550 5.4.7 Delivery expired", Expired},
+		// "DNS Error" names no cause; "Domain name not found" beside it does.
+		{"550 5.0.0 DNS Error: Domain name not found", HostNotFound},
+		{"550 5.0.0 DNS Error: Could not contact DNS servers", DNSFailure},
+		// "Message expired" is the sending MTA giving up, not an expired account.
+		{"550 5.0.0 Message expired", Expired},
+		{"550 5.0.0 Your account has expired", MailboxDisabled},
+		// "The number of messages in recipient's mailbox exceeded the local
+		// limit" is a full mailbox, not a rate limit.
+		{"550 5.0.0 The number of messages in recipient's mailbox exceeded the local limit", MailboxFull},
+		{"550 5.0.0 Illegal host/domain name found", HostNotFound},
+		// Unknown user and full mailbox in the languages bounces are written in.
+		{"550 utilisateur inconnu", MailboxNotFound},
+		{"550 usuário desconhecido, a conta não existe", MailboxNotFound},
+		{"550 onbekende gebruiker", MailboxNotFound},
+		{"550 пользователь не найден", MailboxNotFound},
+		{"550 收件人不存在", MailboxNotFound},
+		{"550 el buzón del destinatario está lleno", MailboxFull},
+		{"550 casella piena", MailboxFull},
+		// "mailbox unavailable" is RFC 5321's generic 550 text: other
+		// named causes outweigh it.
+		{"550 Requested action not taken: mailbox unavailable (quota exceeded)", MailboxFull},
+		{"550 Requested action not taken: mailbox unavailable", MailboxNotFound},
+		{"552 5.2.3 Message exceeds maximum size", MessageRejected},
 		{"550 Requested action not taken", Unexplained}, // no stage: nothing about the address
 		{"250 2.1.5 Ok", Accepted},
 		{"451 4.7.1 Try again later", Greylisted},

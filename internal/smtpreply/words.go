@@ -27,6 +27,7 @@ const (
 	SaysContent                              // the message content was refused
 	SaysRecipientRejected                    // "recipient address rejected" (Postfix, Exchange Online)
 	SaysSyntax                               // the address is malformed
+	SaysExpired                              // the message waited too long in the sender's queue
 )
 
 // Signals is the set of Signal a text carries.
@@ -50,6 +51,18 @@ func Words(text string) Signals {
 		if containsAny(t, l.words) {
 			s |= l.sig
 		}
+	}
+	if s&SaysNotFound == 0 && s&otherCauses == 0 && containsAny(t, weakNotFound) {
+		// RFC 5321 §4.2.2's own text for 550, "mailbox unavailable", is
+		// what servers write whatever the cause; it says the mailbox does
+		// not exist only when nothing else is named ("... mailbox
+		// unavailable (quota exceeded)" is a full mailbox).
+		s |= SaysNotFound
+	}
+	if s&SaysHostNotFound == 0 && containsAny(t, weakDNSTrouble) {
+		// "DNS Error: Domain name not found" (Gmail) is an answer that the
+		// name does not exist; "DNS error" alone is a failed lookup.
+		s |= SaysDNSTrouble
 	}
 	return Signals(s)
 }
@@ -76,6 +89,18 @@ func containsAny(s string, words []string) bool {
 	return false
 }
 
+// weakNotFound is RFC 5321's generic text for 550.
+var weakNotFound = []string{"mailbox unavailable"}
+
+// otherCauses are the signals that name a cause other than a missing
+// mailbox.
+const otherCauses = SaysFull | SaysBlocklist | SaysAuth | SaysReputation | SaysSpam | SaysRate | SaysPolicy |
+	SaysRelay | SaysSender | SaysTLS | SaysGreylist | SaysDNSTrouble | SaysSize | SaysDisabled | SaysDisabledStrongly
+
+// weakDNSTrouble names a DNS problem without saying which: trouble unless
+// the text also says the name does not exist.
+var weakDNSTrouble = []string{"dns error", "dns failure", "dns lookup failure"}
+
 // The word lists: one set for the verifier and the inbound classifier.
 // Each entry is matched against Normalize output.
 var lists = []struct {
@@ -84,7 +109,7 @@ var lists = []struct {
 }{
 	{SaysNotFound, []string{
 		"user unknown", "unknown user", "no such user", "no such recipient", "no such mailbox",
-		"no such address", "no such account", "no mailbox", "no mail box", "mail box not found", "mailbox unavailable", "mailbox not found",
+		"no such address", "no such account", "no mailbox", "no mail box", "mail box not found", "mailbox not found",
 		"mailbox does not exist", "mailbox doesn't exist", "does not exist", "doesn't exist", "not exist",
 		"recipnotfound", "recipientnotfound", "recipient not found", "user not found", "address not found",
 		"unknown recipient", "recipient unknown", "invalid recipient", "invalid mailbox", "not a valid mailbox",
@@ -103,14 +128,23 @@ var lists = []struct {
 		"invalid email address", "email address is marked as invalid", "could not be found, or was misspelled",
 		"failed to locate", "fails to locate", "did not exactly match", "final email delivery point",
 		"destination mailbox", "mailbox is not valid", "no account", "account does not exist", "not found in directory",
-		"no such mail", "user is unknown", "unknown mailbox", "unknown account", "recipient name is not recognized",
+		"no such mail", "no valid recipient", "user is unknown", "unknown mailbox", "unknown account", "recipient name is not recognized",
+		// French, Spanish, Portuguese, Italian, Dutch, Russian, Chinese,
+		// Korean: "unknown user", "does not exist".
+		"utilisateur inconnu", "destinataire inconnu", "adresse inconnue", "usuario desconocido",
+		"destinatario desconocido", "usuário desconhecido", "usuario desconhecido", "destinatário desconhecido",
+		"não existe", "nao existe", "inexistente", "utente sconosciuto", "destinatario sconosciuto",
+		"indirizzo sconosciuto", "onbekende gebruiker", "onbekende ontvanger", "bestaat niet",
+		"пользователь не найден", "неизвестный пользователь", "не существует", "нет такого пользователя",
+		"用户不存在", "收件人不存在", "地址不存在", "帐户不存在", "账户不存在", "존재하지 않",
 	}},
 	{SaysHostNotFound, []string{
 		"host not found", "host unknown", "unknown host", "no such domain", "domain not found",
 		"couldn't find any host", "could not find any host", "nxdomain", "domain name not found",
 		"domain does not exist", "name or service not known", "host or domain name not found",
 		"unrouteable mail domain", "unroutable mail domain", "domain is not valid", "invalid domain",
-		"no mx", "bad system", "unknown domain",
+		"no mx", "bad system", "unknown domain", "illegal host", "domaine inexistant", "dominio inexistente",
+		"domínio inexistente", "域名不存在",
 	}},
 	{SaysNullMX, []string{
 		"null mx", "nullmx", "domain does not accept mail", "host does not accept mail",
@@ -118,8 +152,9 @@ var lists = []struct {
 	}},
 	{SaysDisabled, []string{
 		"disabled", "inactive", "deactivated", "suspended", "account has been locked",
-		"account is locked", "no longer active", "no longer valid", "expired", "closed", "discontinued",
-		"not active",
+		"account is locked", "no longer active", "no longer valid", "closed", "discontinued",
+		"not active", "account expired", "account has expired", "account is expired", "mailbox expired",
+		"mailbox has expired",
 	}},
 	{SaysDisabledStrongly, []string{
 		"recipient account is blocked", "recipient account isblocked", "compte du destinataire est bloque",
@@ -134,7 +169,11 @@ var lists = []struct {
 		"full mailbox", "mailfolder is full", "mailbox space not enough", "disk space limit", "mailbox exceeds",
 		"too many messages on the server", "zuviele mails", "boite du destinataire pleine", "box is full",
 		"user's mailbox is full", "over disk quota", "mailbox exceeds allowed size",
-		"容量", "満杯",
+		"mailbox exceeded", "mailbox has exceeded", "over quota", "overquota",
+		"容量", "満杯", "一杯", "いっぱい", "boîte pleine", "est pleine", "boite pleine", "buzón lleno", "está lleno",
+		"esta lleno", "casella piena", "casella di posta piena", "caixa postal cheia", "caixa de correio cheia",
+		"está cheia", "postfach voll", "postfach ist voll", "mailbox is vol", "mailbox vol", "postvak vol",
+		"переполнен", "已满", "空间不足",
 	}},
 	{SaysBlocklist, []string{
 		"spamhaus", "spamcop", "barracuda", "blocklist", "block list", "blacklist", "black list",
@@ -175,15 +214,20 @@ var lists = []struct {
 	{SaysDNSTrouble, []string{
 		"not found, try again", "malformed", "name server reply", "nameserver error", "servfail",
 		"temporary failure in name resolution", "dns lookup timeout", "dns timeout", "lookup timed out",
-		"dns error", "dns failure", "dns lookup failed",
+		"dns lookup failed", "temporary failure looking up", "could not contact dns", "dns server returned",
 	}},
 	{SaysSize, []string{
 		"too large", "too big", "size limit", "message size", "exceeds size", "exceeds the maximum",
 		"maximum message size", "maximum inbound message size", "sizelimit", "message length exceeds",
+		"exceeds maximum size", "exceeds maximum message", "message exceeds maximum",
 	}},
 	{SaysContent, []string{
 		"content", "virus", "attachment", "message rejected", "header", "resent from",
 	}},
 	{SaysRecipientRejected, []string{"recipient address rejected"}},
 	{SaysSyntax, []string{"syntax", "malformed address", "address format"}},
+	{SaysExpired, []string{
+		"message expired", "delivery time expired", "expired in queue", "been in the queue too long",
+		"retry timeout exceeded", "retry time not reached", "message has expired",
+	}},
 }

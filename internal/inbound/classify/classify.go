@@ -155,6 +155,11 @@ func Classify(raw []byte) (Result, error) {
 		// an automatic answer (RFC 3834), not the person.
 		return finish(Result{Class: ClassAutoReply, Rule: "auto:challenge-response", Snippet: snippet(fresh)})
 	}
+	if automatedStatement(fresh) {
+		// Software that acknowledges mail (help desks, ticket systems)
+		// without RFC 3834 fields still says what it is.
+		return finish(Result{Class: ClassAutoReply, Rule: "auto:automated-statement", Snippet: snippet(fresh)})
+	}
 	if nullReturnPath(h) {
 		// RFC 5321 §4.5.5: only notifications use the null reverse path;
 		// a person's reply does not. Not a reply, though nothing more is
@@ -210,5 +215,26 @@ func challengeResponse(text string) bool {
 		"this account is protected by", "verify that you are a human", "prove that you are a human",
 		"confirm that you are a human", "approved senders list", "spam protection service requires",
 		"awaiting your verification", "verify your email address to deliver",
+		// The general statements C/R systems make about themselves.
+		"challenge/response", "challenge-response", "challenge response system", "are a real person",
+		"not an automated", "click the link below to verify", "confirm your message", "authorize your message",
+		"on my list of approved senders", "whitelist request", "allowlist request",
+	})
+}
+
+// automatedStatement reports a message's own statement, in its new text,
+// that software wrote it.
+func automatedStatement(text string) bool {
+	t := strings.Join(strings.Fields(strings.ToLower(text)), " ")
+	return containsAny(t, []string{
+		"this is an automated message", "this is an automated response", "this is an automated reply",
+		"this is an automatic reply", "this is an automatic response", "this is an automatically generated",
+		"this message was sent automatically", "this message was generated automatically",
+		"this email was sent automatically", "this e-mail was sent automatically", "this is an auto-generated",
+		"automated acknowledgement", "automated acknowledgment", "your ticket number is", "a ticket has been created",
+		"your request has been received and assigned", "diese nachricht wurde automatisch", "dies ist eine automatische",
+		"ceci est un message automatique", "ceci est une réponse automatique", "este es un mensaje automático",
+		"este é um e-mail automático", "esta é uma mensagem automática", "questo è un messaggio automatico",
+		"dit is een automatisch", "это автоматическое сообщение", "このメールは自動", "本邮件为系统自动", "此邮件为系统自动",
 	})
 }

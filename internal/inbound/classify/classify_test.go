@@ -212,7 +212,7 @@ func TestNotAMessage(t *testing.T) {
 
 func FuzzClassify(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.eml")
-	for _, pat := range []string{"testdata/corpora/*/*.txt", "testdata/corpora/*/*.msg"} {
+	for _, pat := range []string{"testdata/corpora/*/*.txt", "testdata/corpora/*/*.msg", "testdata/families/*.eml"} {
 		more, _ := filepath.Glob(pat)
 		files = append(files, more...)
 	}

@@ -16,11 +16,35 @@ import (
 
 // reBounceSubject matches the subjects mail systems give failure and delay
 // notices, in the languages they are usually written in.
-var reBounceSubject = regexp.MustCompile(`(?i)(undeliver|undelivered|delivery status notification|delivery notification|delivery report|mail delivery|delivery fail|failure notice|failure delivery|failed mail|mail failed|failed delivery|returned mail|return(ed)? to sender|delivery has failed|delivery problem|message not delivered|not delivered|could not be delivered|couldn't be delivered|non.?delivery|nondeliverable|mail could not|delivery warning|mail delivery warning|message delayed|delayed mail|delivery delayed|warning: message|mail system error|system error message|permanent delivery failure|processing error|error during delivery|delivery failure|non remis|non distribuable|unzustellbar|nicht zustellbar|non recapitabile|no se puede entregar|no entregado|onbestelbaar|não entregue|olevererbart|kan ikke leveres|ikke leveret|nie dostarczono|недоставлен|не доставлено|配信|不達|未配達|送信エラー|送信できません|エラーメール|返送|邮件传输失败|退信|未能送达|投递失败)`)
+var reBounceSubject = regexp.MustCompile(`(?i)(undeliver|undelivered|delivery status notification|delivery notification|delivery report|mail delivery|delivery fail|failure notice|failure delivery|failed mail|mail failed|failed delivery|returned mail|returned message|bounced (mail|message|e-?mail)|mail bounced|bounce notification|return(ed)? to sender|could not send message|error sending|delivery status|delivery has failed|delivery problem|message not delivered|not delivered|could not be delivered|couldn't be delivered|non.?delivery|nondeliverable|mail could not|delivery warning|mail delivery warning|message delayed|delayed mail|delivery delayed|warning: message|mail system error|system error message|permanent delivery failure|processing error|error during delivery|delivery failure|non remis|non distribuable|unzustellbar|nicht zustellbar|non recapitabile|no se puede entregar|no entregado|onbestelbaar|não entregue|olevererbart|kan ikke leveres|ikke leveret|nie dostarczono|недоставлен|не доставлено|配信|不達|未配達|送信エラー|送信できません|エラーメール|返送|邮件传输失败|退信|未能送达|投递失败|correo devuelto|mensaje devuelto|falha na entrega|falha de entrega|mensagem devolvida|mancato recapito|impossibile recapitare|échec de (la )?(remise|distribution|livraison)|echec de (la )?(remise|distribution|livraison)|erreur de distribution|non-remise|zustellungsfehler|zustellung fehlgeschlagen|fehlgeschlagene zustellung|niet afgeleverd|niet bezorgd|ошибка доставки|не удалось доставить|送信失敗|配送失敗|系统退信|发送失败|無法投遞)`)
 
 // reListSoftware matches the addresses mailing-list software writes from
 // (Mailman's -bounces and -owner, Majordomo and LISTSERV, ezmlm, fml).
 var reListSoftware = regexp.MustCompile(`(?i)[a-z0-9._-]+-(bounces|owner|request)(\+[^@]*)?@|\bowner-[a-z0-9._-]+@|\b(majordomo|listserv|mailman|ezmlm|fml)@`)
+
+// reFmlNotice matches the addresses fml sends its own notices from.
+var reFmlNotice = regexp.MustCompile(`(?i)[a-z0-9._-]+-(admin|ctl)@`)
+
+// reListControl matches the command addresses of list software (fml's
+// -ctl, Mailman's -join, -leave, -confirm, -subscribe, -unsubscribe).
+var reListControl = regexp.MustCompile(`(?i)^[a-z0-9._+-]+-(ctl|join|leave|confirm|subscribe|unsubscribe)@`)
+
+// reFilterSubject matches the subjects virus scanners, spam filters and
+// content filters give their notices about a message they stopped.
+var reFilterSubject = regexp.MustCompile(`(?i)(virus (alert|found|detected|warning|notification)|infected (message|mail|attachment)|\bquarantin|banned (content|attachment|file)|blocked (message|attachment|email|mail)|(message|mail|email) (was )?blocked|spam (detected|alert|notification|quarantine)|content (filter|violation)|policy violation|mailscanner|suspicious (attachment|message) (removed|blocked))`)
+
+// reFilterFrom matches sender names of filtering systems.
+var reFilterFrom = regexp.MustCompile(`(?i)\b(virus|antivirus|anti-virus|viruswall|virus-admin|quarantine|antispam|anti-spam|spam-?filter|mailscanner|amavis|content-?filter|mail-?filter|mailsweeper|mailmarshal|interscan|scanmail)\b`)
+
+// filterNotice reports a notice from a virus or spam filter about a
+// message it stopped: machine-written, never a person's reply. A person's
+// "Re:" keeps its chance to be a reply unless the sender is a filter.
+func filterNotice(h textproto.MIMEHeader, subject string) bool {
+	if reFilterFrom.MatchString(headerText(h, "From")) {
+		return true
+	}
+	return reFilterSubject.MatchString(subject) && !replyPrefix(subject)
+}
 
 // mailSystemFrom reports whether a From or Sender names a mail system.
 func mailSystemFrom(h textproto.MIMEHeader) bool {
@@ -64,16 +88,56 @@ func strongMailSystem(root *entity, h textproto.MIMEHeader, subject string) stri
 		return "from"
 	case h.Get("X-Failed-Recipients") != "":
 		return "x-failed-recipients"
+	case h["X-Ms-Exchange-Message-Is-Ndr"] != nil, h["X-Ms-Embedded-Report"] != nil:
+		// Exchange marks its own non-delivery reports.
+		return "from"
 	case h.Get("X-List-Administrivia") != "", h.Get("X-Ml-Error") != "", h.Get("X-Ml-Name") != "" && strings.Contains(strings.ToLower(subject), "error"):
 		// Mailing-list software (Mailman, fml) writing about a message,
 		// not a member writing to the list.
 		return "from"
+	case h.Get("X-Mlserver") != "" && reFmlNotice.MatchString(headerText(h, "From")):
+		// fml writes its notices (not a member, command errors) from the
+		// list's -admin or -ctl address; posts come from their authors.
+		return "from"
 	case root.find("multipart/report") != nil:
 		return "report"
+	case filterNotice(h, subject):
+		return "filter"
 	case reBounceSubject.MatchString(subject):
 		return "subject"
+	case mtaBodyMarker(root):
+		return "body"
 	}
 	return ""
+}
+
+// mtaMarkers are sentences only mail software writes at the top of its
+// reports (Exchange, Postfix, qmail, Exim, Sendmail, Gmail, Courier,
+// Notes/Domino, Sun Messaging Server, OpenSMTPD).
+var mtaMarkers = []string{
+	"delivery has failed to these recipients", "diagnostic information for administrators",
+	"this is the mail system at host", "qmail-send program", "created automatically by mail delivery software",
+	"the following addresses had permanent fatal errors", "the following addresses had delivery problems",
+	"automatically generated delivery status notification", "delivery to the following recipient failed permanently",
+	"delivery to the following recipients failed", "this is a delivery status notification",
+	"your message cannot be delivered to the following recipients", "this is the mailer-daemon, please do not reply",
+	"----- transcript of session follows -----", "remote server returned '5", "remote server returned '4",
+	"fehler bei der zustellung an folgende empfänger", "la remise a échoué aux destinataires",
+}
+
+// mtaBodyMarker reports a mail system's own sentence in the unquoted text
+// of a message: a report that lost its sender and subject marks (a
+// forwarded or re-sent NDR) is still no person's reply.
+func mtaBodyMarker(root *entity) bool {
+	text, _ := root.bodyText()
+	var b strings.Builder
+	for _, l := range strings.Split(cutOriginal(text), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), ">") {
+			b.WriteString(strings.ToLower(l))
+			b.WriteByte('\n')
+		}
+	}
+	return containsAny(b.String(), mtaMarkers)
 }
 
 // Failure and delay statements of the generic reader.
@@ -286,7 +350,10 @@ func mailSystemLocal(a string) bool {
 	case "postmaster", "mailer-daemon", "mailer_daemon", "mailerdaemon", "maildaemon", "root":
 		return true
 	}
-	return false
+	// Mailing-list control addresses (Mailman -request, fml -ctl, ...)
+	// appear in list notices as where to write; they are never the
+	// failed recipient.
+	return reListSoftware.MatchString(a) || reListControl.MatchString(a)
 }
 
 // inURL reports whether the address at i is part of a URL.

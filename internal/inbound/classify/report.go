@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -257,6 +258,12 @@ func complaint(root *entity) (Result, bool) {
 	return res, true
 }
 
+// RFC 3464 §2.3.2 and §2.3.3 fields at the start of a line.
+var (
+	reFieldFinalRecipient = regexp.MustCompile(`(?mi)^final-recipient:[ \t]*\S+;`)
+	reFieldAction         = regexp.MustCompile(`(?mi)^action:[ \t]*(failed|failure|delayed|delivered|relayed|expanded|deliverable)\b`)
+)
+
 // deliveryStatus reads an RFC 3464 (or RFC 6533) delivery status
 // notification. ok is false when the message is no such report; a report
 // in which no recipient could be read returns ok with no recipients.
@@ -292,7 +299,13 @@ func deliveryStatus(root *entity) (res Result, ok bool) {
 		// gateways send.
 		if ds = root.find("message/delivery-status"); ds == nil {
 			if ds = root.find("message/global-delivery-status"); ds == nil {
-				return Result{}, false
+				// Nor that: RFC 3464 fields written as plain text at the
+				// margin of the message's own text (not a quoted copy).
+				t, _ := root.bodyText()
+				t = cutOriginal(t)
+				if !reFieldFinalRecipient.MatchString(t) || !reFieldAction.MatchString(t) {
+					return Result{}, false
+				}
 			}
 		}
 		rep = root

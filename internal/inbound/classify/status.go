@@ -87,6 +87,12 @@ func kindOf(st status, action, diag string) (BounceKind, string) {
 	c := smtpreply.Read(smtpreply.Reply{Code: code, Enhanced: st, Text: diag, Stage: stage})
 	delayed := action == "delayed"
 	soft := delayed || st.Class == 4
+	if l := strings.ToLower(diag); strings.Contains(l, "suppressed sending to this address") || strings.Contains(l, "on the suppression list") ||
+		strings.Contains(l, "on the account-level suppression list") {
+		// Amazon SES refused to send from its own suppression list, as in
+		// its JSON notifications: nothing was tried against the mailbox.
+		return Soft, "suppressed"
+	}
 	switch {
 	case c.AboutAddress() && !soft:
 		return Hard, string(c)

@@ -18,7 +18,7 @@ var (
 	reAddressLine = regexp.MustCompile(`^(?:[^<>@]*<(?:mailto:)?)?\s*([^\s<>@'"]+@[^\s<>@'"]+\.[A-Za-z]{2,})\s*>?\s*(?:\([^)]*\))?$`)
 	// "<jane@example.com>: ..." opens a recipient's paragraph in Postfix
 	// and qmail bounces.
-	reAngleParagraph = regexp.MustCompile(`^<([^<>\s]+@[^<>\s]+)>(?:\s*\(expanded from[^)]*\))?:\s*(.*)$`)
+	reAngleParagraph = regexp.MustCompile(`^<((?:"[^"]*"|[^<>\s"]+)@[^<>\s]+)>(?:\s*\(expanded from:?\s*<?((?:"[^"]*"|[^<>\s"()]+)@[^<>\s()]+?)>?\))?:\s*(.*)$`)
 	reOriginalID     = regexp.MustCompile(`(?im)^[ \t]*message-id:[ \t]*(<[^<>\s]+>)`)
 	reGmailTo        = regexp.MustCompile(`(?i)(?:wasn't|was not|hasn't been|has not been) delivered to (` + reAddress.String() + `)`)
 	reOutlookTo      = regexp.MustCompile(`(?i)your message to (` + reAddress.String() + `) couldn't be delivered`)
@@ -133,6 +133,21 @@ func textBounce(root *entity, h textproto.MIMEHeader, subject, strong string) (R
 		if len(rcpts) == 0 {
 			rcpts = namedInOriginal(text, originalAddresses(root, full, text))
 		}
+		if len(rcpts) == 0 && failure && !viaList(h, full[len(text):]) {
+			// A failure notice that names no address but returns a copy
+			// of a message sent to one address only (Verizon's
+			// "Message could not be delivered to mobile" above the
+			// original's headers): that address is the one that failed.
+			// Not when a mailing list sent it: then the copy's To is the
+			// list, and the failed member is not named.
+			if orig := originalAddresses(root, full, text); len(orig) == 1 {
+				for a := range orig {
+					if !mailSystemLocal(a) {
+						rcpts = []Recipient{{Address: a, Diagnostic: clip(joinTrim(strings.Split(text, "\n")), 2000)}}
+					}
+				}
+			}
+		}
 	}
 	res := Result{Class: ClassBounce, Rule: rule}
 	for _, r := range rcpts {
@@ -197,6 +212,10 @@ func addRecipient(list []Recipient, r Recipient) []Recipient {
 		return list
 	}
 	r.Address = cleanAddress(r.Address)
+	if r.Address != "" && !isAddress(r.Address) {
+		// "<0@0>" in a text report is no mailbox (RFC 5321 §4.1.2).
+		return list
+	}
 	for i := range list {
 		if strings.EqualFold(list[i].Address, r.Address) {
 			if !parseStatus(" "+list[i].Diagnostic).Valid() && parseStatus(" "+r.Diagnostic).Valid() {
@@ -225,12 +244,19 @@ func angleRecipients(text string) []Recipient {
 			if m == nil {
 				continue
 			}
-			diag := []string{m[2]}
+			diag := []string{m[3]}
 			j := i + 1
 			for ; j < len(p) && opens(p[j]) == nil; j++ {
 				diag = append(diag, p[j])
 			}
-			out = addRecipient(out, Recipient{Address: m[1], Diagnostic: joinTrim(diag)})
+			addr := m[1]
+			if m[2] != "" {
+				// "<member@x> (expanded from <list@x>)": the address the
+				// sender wrote is the one expanded (Postfix, RFC 3464
+				// §2.3.1's Original-Recipient).
+				addr = m[2]
+			}
+			out = addRecipient(out, Recipient{Address: addr, Diagnostic: joinTrim(diag)})
 			i = j - 1
 		}
 	}
@@ -320,18 +346,34 @@ func indent(l string) int {
 // the older "Delivery to the following recipient failed permanently:".
 func gmailRecipients(text string) []Recipient {
 	ps := paragraphs(text)
-	var diag string
+	// The remote server's own reply, when Gmail quotes it, says more than
+	// Gmail's summary under "Technical details of permanent failure"
+	// ("Google tried to deliver your message, but it was rejected by the
+	// server for the recipient domain"), which names no cause.
+	var diag, summary string
 	for i, p := range ps {
 		l := strings.ToLower(joinTrim(p))
-		if strings.HasPrefix(l, "the response from the remote server was") || strings.HasPrefix(l, "the response was") ||
-			strings.HasPrefix(l, "technical details of") || strings.HasPrefix(l, "the error that the other server returned was") {
-			if len(p) > 1 {
-				diag = joinTrim(p[1:])
-			} else if i+1 < len(ps) {
-				diag = joinTrim(ps[i+1])
-			}
+		remote := strings.HasPrefix(l, "the response from the remote server was") || strings.HasPrefix(l, "the response was") ||
+			strings.HasPrefix(l, "the error that the other server returned was")
+		if !remote && !strings.HasPrefix(l, "technical details of") {
+			continue
+		}
+		var d string
+		if len(p) > 1 {
+			d = joinTrim(p[1:])
+		} else if i+1 < len(ps) {
+			d = joinTrim(ps[i+1])
+		}
+		if remote {
+			diag = d
 			break
 		}
+		if summary == "" {
+			summary = d
+		}
+	}
+	if diag == "" {
+		diag = summary
 	}
 	var out []Recipient
 	for _, m := range reGmailTo.FindAllStringSubmatch(text, -1) {
@@ -478,4 +520,22 @@ func namedInOriginal(text string, original map[string]bool) []Recipient {
 
 func isBoundary(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '<' || c == '>' || c == '"' || c == '\'' || c == ':' || c == ','
+}
+
+// viaList reports whether a bounce is about a message a mailing list
+// distributed (RFC 2369 and RFC 2919 list fields, Mailman's X-BeenThere),
+// in the bounce's own header or the returned copy's.
+func viaList(h textproto.MIMEHeader, returned string) bool {
+	for _, f := range []string{"List-Id", "List-Post", "X-Beenthere", "Mailing-List"} {
+		if h.Get(f) != "" {
+			return true
+		}
+	}
+	lower := strings.ToLower(returned)
+	for _, f := range []string{"\nlist-id:", "\nlist-post:", "\nx-beenthere:", "\nmailing-list:"} {
+		if strings.Contains(lower, f) {
+			return true
+		}
+	}
+	return false
 }
