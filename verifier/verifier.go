@@ -37,8 +37,15 @@ type Config struct {
 	MailFrom string
 	// Concurrency caps simultaneous SMTP connections overall. Default 64.
 	Concurrency int
-	// PerHost caps simultaneous connections to one MX host. Default 2.
+	// PerHost caps simultaneous connections to one MX host. A host starts
+	// with one session and gets more, up to PerHost, while it answers
+	// cleanly; a 421, a 4.7.x rate limit or a slow banner halves them.
+	// Default 8.
 	PerHost int
+	// PerProvider caps simultaneous connections to the MX hosts of one
+	// provider (hosts under one registrable domain or sharing an IP
+	// address), adapting the same way. Default 2×PerHost.
+	PerProvider int
 	// ConnectTimeout, BannerTimeout and CommandTimeout bound each stage of
 	// a probe, so a tarpit costs seconds. Defaults 10s, 20s, 15s.
 	ConnectTimeout, BannerTimeout, CommandTimeout time.Duration
@@ -96,7 +103,8 @@ func (c *Config) setDefaults() error {
 	}
 	defInt(&c.SMTPPort, 25)
 	defInt(&c.Concurrency, 64)
-	defInt(&c.PerHost, 2)
+	defInt(&c.PerHost, 8)
+	defInt(&c.PerProvider, 2*c.PerHost)
 	defInt(&c.RcptPerTransaction, 20)
 	def(&c.ConnectTimeout, 10*time.Second)
 	def(&c.BannerTimeout, 20*time.Second)
@@ -164,10 +172,12 @@ type Verifier struct {
 	// way to them.
 	semWaiting atomic.Int64
 
-	mu      sync.Mutex
-	domains map[string]*domainEntry
-	hosts   map[string]*hostPool
-	workers sync.WaitGroup
+	mu        sync.Mutex
+	domains   map[string]*domainEntry
+	hosts     map[string]*hostPool
+	providers map[string]*provider
+	provByIP  map[netip.Addr]*provider
+	workers   sync.WaitGroup
 }
 
 // New returns a Verifier for cfg.
@@ -187,6 +197,9 @@ func New(cfg Config) (*Verifier, error) {
 		sem:     make(chan struct{}, cfg.Concurrency),
 		domains: map[string]*domainEntry{},
 		hosts:   map[string]*hostPool{},
+
+		providers: map[string]*provider{},
+		provByIP:  map[netip.Addr]*provider{},
 	}
 	return v, nil
 }

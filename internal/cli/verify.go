@@ -48,7 +48,7 @@ func (f *verifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.helo, "helo", "", "EHLO `name`, a host name whose reverse DNS you control (default: this host's FQDN)")
 	fs.StringVar(&f.mailFrom, "mail-from", "", "envelope sender `address` of probes (default: postmaster@ the EHLO name; \"<>\" for the null sender)")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "most SMTP connections open at once")
-	fs.IntVar(&f.perHost, "per-host", 2, "most SMTP connections to one MX host")
+	fs.IntVar(&f.perHost, "per-host", 8, "most SMTP connections to one MX host; a host starts with one and gets more while it answers cleanly")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of each SMTP command")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "timeout of a TCP connect")
 	fs.DurationVar(&f.bannerTimeout, "banner-timeout", 20*time.Second, "how long to wait for a server's greeting")
@@ -299,6 +299,7 @@ func cleanList(ctx context.Context, env *Env, v *verifier.Verifier, o cleanOptio
 		fmt.Fprintf(env.Stderr, "touchline verify: interrupted after %d rows; the output holds those rows only\n", sum.Total)
 	}
 	sum.WriteText(env.Stderr, time.Since(start))
+	writeThrottled(env.Stderr, v.Throttled())
 	return &sum, ExitOK
 }
 
@@ -335,4 +336,20 @@ func progress(w io.Writer, done *atomic.Int64, total int, start time.Time) func(
 		}
 	}()
 	return func() { close(stop); <-finished }
+}
+
+// writeThrottled names the hosts that made the verifier slow down, so an
+// operator knows whom a slow run was polite to.
+func writeThrottled(w io.Writer, ts []verifier.Throttle) {
+	if len(ts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Throttled by %d MX hosts (backed off, fewer connections):\n", len(ts))
+	for i, t := range ts {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(ts)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %-32s %3d times (%s), %d connections at the end\n", t.Host, t.Times, strings.Join(t.Why, ", "), t.Sessions)
+	}
 }
