@@ -624,12 +624,18 @@ func (p *hostPool) askBatch(s *session, jobs []*job) (*session, bool) {
 func (v *Verifier) greylist(j *job, res probeResult) {
 	now := time.Now()
 	if j.greyDeadline.IsZero() {
-		j.greyDeadline = j.start.Add(v.cfg.GreylistBudget)
+		// The budget counts from the first greylisting reply: time the
+		// address spent queued behind other work is not greylisting's.
+		j.greyDeadline = now.Add(v.cfg.GreylistBudget)
 	}
 	if v.cfg.GreylistRetry < 0 || now.Add(v.cfg.GreylistRetry).After(j.greyDeadline) {
 		res.detail = "still greylisted when the retry budget ran out"
 		j.finish(res)
 		return
+	}
+	if park, ok := j.ctx.Value(parkKey{}).(func()); ok {
+		// The caller may give our place to other work while we wait.
+		park()
 	}
 	time.AfterFunc(v.cfg.GreylistRetry, func() {
 		if v.ctx.Err() != nil {

@@ -3,8 +3,13 @@ package verifier_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,5 +139,86 @@ func TestProviderSharesSessions(t *testing.T) {
 		if st := l.world.HostStats(h); st.MaxConcurrent != 1 {
 			t.Errorf("%s: %d sessions at once; the provider allows 1", h, st.MaxConcurrent)
 		}
+	}
+}
+
+// gateDialer holds connections to one IP until gate is closed.
+type gateDialer struct {
+	inner verifier.Dialer
+	ip    string
+	gate  chan struct{}
+}
+
+func (d *gateDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if host, _, _ := net.SplitHostPort(address); host == d.ip {
+		select {
+		case <-d.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return d.inner.DialContext(ctx, network, address)
+}
+
+// TestSlowRowDoesNotBlockTheList checks that rows behind a slow one are
+// verified while it waits, with a window of 4, and still come out in
+// input order, through the spill file.
+func TestSlowRowDoesNotBlockTheList(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, mailsim.Options{})
+	const n = 200
+	l.strict("slow.test", mailsim.Host{}, map[string]mailsim.Mailbox{"a": mailsim.Exists})
+	l.strict("fast.test", mailsim.Host{}, halfExist(n))
+	patient(l)
+	ip, _ := l.world.HostIP("mx.slow.test")
+	gd := &gateDialer{inner: l.cfg.Dialer, ip: ip.String(), gate: make(chan struct{})}
+	l.cfg.Dialer = gd
+	v := l.verifier()
+	// The gate to the slow host opens only once every fast row was
+	// asked: with head-of-line blocking that never happens.
+	go func() {
+		deadline := time.Now().Add(2 * time.Minute)
+		for l.world.HostStats("mx.fast.test").Rcpt < n && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(gd.gate)
+	}()
+	rows := []string{"a@slow.test"}
+	for i := range n {
+		rows = append(rows, fmt.Sprintf("p%d@fast.test", i))
+	}
+	var encoded atomic.Int64
+	spill := verifier.Spill[string]{
+		Dir:    t.TempDir(),
+		Encode: func(s string) ([]byte, error) { encoded.Add(1); return []byte(s), nil },
+		Decode: func(b []byte) (string, error) { return string(b), nil },
+	}
+	var got []string
+	err := verifier.VerifyEachSpill(context.Background(), v, 4, spill, slices.Values(rows), func(s string) string { return s },
+		func(s string, vd verifier.Verdict) error {
+			if len(got) == 0 && l.world.HostStats("mx.fast.test").Rcpt < n {
+				t.Errorf("the slow first row came out before the rows behind it were asked: the gate timed out")
+			}
+			got = append(got, s)
+			wantReason := verifier.ReasonAccepted
+			if i, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(s, "p"), "@fast.test")); strings.HasSuffix(s, "fast.test") && i >= n/2 {
+				wantReason = verifier.ReasonMailboxNotFound
+			}
+			if vd.Reason != wantReason || vd.Input != s {
+				t.Errorf("%s: %s/%s (input %q)", s, vd.Status, vd.Reason, vd.Input)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, rows) {
+		t.Fatalf("rows out of order: %v", got[:min(10, len(got))])
+	}
+	if encoded.Load() == 0 {
+		t.Fatal("nothing was spilled: the test does not test the spill file")
+	}
+	if files, _ := os.ReadDir(spill.Dir); len(files) != 0 {
+		t.Fatalf("spill file left behind: %v", files)
 	}
 }

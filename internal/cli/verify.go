@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -117,7 +118,7 @@ func runVerify(ctx context.Context, env *Env, args []string) int {
 	column := fs.String("column", "", "email column, by header `name` or 1-based number (default: found by header)")
 	format := fs.String("format", "", "output format: csv or jsonl for lists (default csv); text or json for --email (default text)")
 	output := fs.String("o", "", "write the cleaned list to `FILE` instead of standard output")
-	window := fs.Int("window", verifier.DefaultWindow, "most list rows in flight at once (memory stays flat)")
+	window := fs.Int("window", verifier.DefaultWindow, "most list rows being verified at once; finished rows waiting for a slower one ahead go to a temporary file (memory stays flat)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -272,7 +273,9 @@ func cleanList(ctx context.Context, env *Env, v *verifier.Verifier, o cleanOptio
 	if env.StderrIsTerminal {
 		stopProgress = progress(env.Stderr, &done, o.total, start)
 	}
-	err = verifier.VerifyEach(ctx, v, o.window, r.Rows(),
+	// Rows finished behind a slow one (a tarpit, a greylisted address)
+	// wait in a temporary file, not in the window.
+	err = verifier.VerifyEachSpill(ctx, v, o.window, verifier.Spill[listfile.Row]{Encode: encodeRow, Decode: decodeRow}, r.Rows(),
 		func(row listfile.Row) string { return row.Email },
 		func(row listfile.Row, vd verifier.Verdict) error {
 			if row.Err != nil {
@@ -352,4 +355,32 @@ func writeThrottled(w io.Writer, ts []verifier.Throttle) {
 		}
 		fmt.Fprintf(w, "  %-32s %3d times (%s), %d connections at the end\n", t.Host, t.Times, strings.Join(t.Why, ", "), t.Sessions)
 	}
+}
+
+// spilledRow is a listfile.Row as VerifyEachSpill keeps it on disk.
+type spilledRow struct {
+	Line   int      `json:"l"`
+	Fields []string `json:"f"`
+	Email  string   `json:"e"`
+	Err    string   `json:"x,omitempty"`
+}
+
+func encodeRow(r listfile.Row) ([]byte, error) {
+	sr := spilledRow{Line: r.Line, Fields: r.Fields, Email: r.Email}
+	if r.Err != nil {
+		sr.Err = r.Err.Error()
+	}
+	return json.Marshal(sr)
+}
+
+func decodeRow(b []byte) (listfile.Row, error) {
+	var sr spilledRow
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return listfile.Row{}, err
+	}
+	r := listfile.Row{Line: sr.Line, Fields: sr.Fields, Email: sr.Email}
+	if sr.Err != "" {
+		r.Err = errors.New(sr.Err)
+	}
+	return r, nil
 }
