@@ -51,9 +51,12 @@ type Config struct {
 	ConnectTimeout, BannerTimeout, CommandTimeout time.Duration
 	// GreylistRetry is how long to wait before asking again after a
 	// greylisting reply; GreylistBudget is the total time greylisting may
-	// cost one address before it is given up as unknown/greylisted.
-	// Defaults 5m and 11m (postgrey's default delay is 300 s). A negative
-	// GreylistRetry disables retries.
+	// cost one address, from its first greylisting reply, before it is
+	// given up as unknown/greylisted. Defaults 5m and 11m (postgrey's
+	// default delay is 300 s). A negative GreylistRetry disables retries:
+	// the caller reschedules greylisted addresses itself (an accepted
+	// address whose catch-all test was greylisted is then greylisted too,
+	// and the test is asked again with the same recipient next time).
 	GreylistRetry, GreylistBudget time.Duration
 	// RcptPerTransaction is how many recipients one MAIL transaction may
 	// carry before RSET starts another. Default 20.
@@ -177,6 +180,7 @@ type Verifier struct {
 	hosts     map[string]*hostPool
 	providers map[string]*provider
 	provByIP  map[netip.Addr]*provider
+	caLocal   map[string]string // domain -> catch-all probe local part, until settled
 	workers   sync.WaitGroup
 }
 
@@ -200,6 +204,7 @@ func New(cfg Config) (*Verifier, error) {
 
 		providers: map[string]*provider{},
 		provByIP:  map[netip.Addr]*provider{},
+		caLocal:   map[string]string{},
 	}
 	return v, nil
 }
@@ -268,6 +273,13 @@ func (v *Verifier) verify(ctx context.Context, input string) Verdict {
 	}
 	if vd.Reason == ReasonAccepted {
 		vd.CatchAll = d.waitCatchAll(ctx)
+		if vd.CatchAll == CatchAllInconclusive && d.caGreylisted {
+			// Accepted, but whether the domain accepts anything is still
+			// behind greylisting: the caller asks again later.
+			vd.Status, vd.Reason = Unknown, ReasonGreylisted
+			vd.Detail = "accepted, but the catch-all test was greylisted; ask again later"
+			return vd
+		}
 		if vd.CatchAll == CatchAllAccepting {
 			// The domain accepts any local part, so this acceptance
 			// says nothing about this mailbox.
