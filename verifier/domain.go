@@ -143,7 +143,16 @@ func (v *Verifier) domain(ctx context.Context, name string) *domainEntry {
 			}
 		}
 		if !cached {
-			v.resolve(lctx, d)
+			// Bounded: a list's first window can name a thousand
+			// domains at once, and a burst of four queries each
+			// overflows resolvers' queues (dropped UDP, timeouts).
+			select {
+			case v.dnsSem <- struct{}{}:
+				v.resolve(lctx, d)
+				<-v.dnsSem
+			case <-lctx.Done():
+				d.fail(Unknown, ReasonDNSError, "DNS lookup not started: "+lctx.Err().Error())
+			}
 			if c := v.cfg.DomainCache; c != nil && d.reason != ReasonDNSError && (d.status != "" || v.cfg.SkipCatchAll) {
 				// Nothing more will be learned by probing: keep it now.
 				c.StoreDomain(lctx, name, d.facts(), v.cfg.DomainTTL)

@@ -188,8 +188,9 @@ type spillFile[T any] struct {
 	s   *Spill[T]
 	f   *os.File
 	w   *bufio.Writer
-	end int64
-	at  map[int][2]int64 // idx -> offset, length
+	end     int64
+	flushed int64            // bytes of the file written through w
+	at      map[int][2]int64 // idx -> offset, length
 }
 
 func newSpillFile[T any](s *Spill[T]) (*spillFile[T], error) {
@@ -225,8 +226,11 @@ func (sp *spillFile[T]) put(f finished[T]) error {
 func (sp *spillFile[T]) get(idx int) (finished[T], error) {
 	loc := sp.at[idx]
 	delete(sp.at, idx)
-	if err := sp.w.Flush(); err != nil {
-		return finished[T]{}, fmt.Errorf("verifier: spill: %w", err)
+	if loc[0]+loc[1] > sp.flushed {
+		if err := sp.w.Flush(); err != nil {
+			return finished[T]{}, fmt.Errorf("verifier: spill: %w", err)
+		}
+		sp.flushed = sp.end
 	}
 	rec := make([]byte, loc[1])
 	if _, err := sp.f.ReadAt(rec, loc[0]); err != nil && err != io.EOF {

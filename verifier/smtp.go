@@ -235,8 +235,13 @@ func (s *session) rcpts(addrs []string, reset bool) ([]Reply, error) {
 		}
 	}
 	_, pipelining := s.ext["PIPELINING"]
+	// A server may hold the replies of a pipelined group until it has
+	// answered all of them (RFC 2920 §3.2 lets it buffer), and some
+	// pause before each RCPT reply: the group gets the command timeout
+	// plus an eighth of it per command.
+	groupDeadline := time.Now().Add(s.cfg.commandTimeout + time.Duration(len(lines))*s.cfg.commandTimeout/8)
 	if pipelining {
-		s.conn.SetDeadline(time.Now().Add(s.cfg.commandTimeout))
+		s.conn.SetDeadline(groupDeadline)
 		if _, err := io.WriteString(s.conn, strings.Join(lines, "\r\n")+"\r\n"); err != nil {
 			return nil, err
 		}
@@ -249,7 +254,6 @@ func (s *session) rcpts(addrs []string, reset bool) ([]Reply, error) {
 			err error
 		)
 		if pipelining {
-			s.conn.SetDeadline(time.Now().Add(s.cfg.commandTimeout))
 			r, err = s.readReply()
 		} else {
 			r, err = s.cmd(l)

@@ -181,6 +181,7 @@ type Verifier struct {
 	providers map[string]*provider
 	provByIP  map[netip.Addr]*provider
 	caLocal   map[string]string // domain -> catch-all probe local part, until settled
+	dnsSem    chan struct{}     // domains being resolved at once
 	workers   sync.WaitGroup
 }
 
@@ -205,6 +206,7 @@ func New(cfg Config) (*Verifier, error) {
 		providers: map[string]*provider{},
 		provByIP:  map[netip.Addr]*provider{},
 		caLocal:   map[string]string{},
+		dnsSem:    make(chan struct{}, 64),
 	}
 	return v, nil
 }

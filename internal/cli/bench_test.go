@@ -79,7 +79,7 @@ func BenchmarkCleanList(b *testing.B) {
 		// costs apart from how busy the machine is: on a shared machine
 		// addr/s mostly measures the other tenants.
 		b.ReportMetric(cpu.Seconds()*1e6/float64(len(lw.Addresses)), "cpu-us/addr")
-		b.Logf("%.0f addr/s, summary:\n%s", float64(len(lw.Addresses))/el.Seconds(), errb.String())
+		b.Logf("%.0f addr/s, %.0f cpu-us/addr, summary:\n%s", float64(len(lw.Addresses))/el.Seconds(), cpu.Seconds()*1e6/float64(len(lw.Addresses)), errb.String())
 		for host, limit := range lw.MaxConns {
 			if st := w.HostStats(host); st.MaxConcurrent > limit+1 {
 				b.Errorf("%s allows %d connections; it saw %d at once", host, limit, st.MaxConcurrent)
