@@ -185,9 +185,9 @@ func verifyEach[T any](ctx context.Context, v *Verifier, window int, spill *Spil
 
 // spillFile holds finished rows on disk until their turn.
 type spillFile[T any] struct {
-	s   *Spill[T]
-	f   *os.File
-	w   *bufio.Writer
+	s       *Spill[T]
+	f       *os.File
+	w       *bufio.Writer
 	end     int64
 	flushed int64            // bytes of the file written through w
 	at      map[int][2]int64 // idx -> offset, length
