@@ -84,6 +84,7 @@ lint: vet ## static checks (vet + gofmt)
 
 bench: ## benchmarks: verifier throughput, API ingest, end-to-end cleaning with 1 and 2 worker processes
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./verifier/...
+	$(GO) test -run '^$$' -bench CleanList -benchtime 1x ./internal/cli
 	@url=$$(deploy/local-postgres.sh url) || exit 1; \
 	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench Ingest -benchtime 3x ./internal/server && \
 	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench EndToEnd -benchtime 1x -timeout 30m ./cmd/touchline

@@ -9,7 +9,12 @@
 // The package needs no database. A Verifier is safe for concurrent use;
 // concurrent calls share DNS answers, per-domain catch-all probes and SMTP
 // sessions, so VerifyEach over a list asks each MX host about many
-// recipients in one session, with at most Config.PerHost sessions per host.
+// recipients in one session: up to Config.RcptPerTransaction RCPTs per
+// MAIL transaction, sent together when the server offers PIPELINING
+// (RFC 2920), each reply classified on its own, RSET only when a
+// transaction is full. A host starts with one session and gets more, up to
+// Config.PerHost, while it answers cleanly; hosts of one provider (one
+// registrable domain, or one IP address) share Config.PerProvider.
 //
 // # Verdicts
 //
@@ -60,8 +65,11 @@
 // # Politeness and safety
 //
 // MX hosts are tried in preference order and the next is used when one
-// cannot be connected to or refuses the session. A host answering 421
-// is backed off exponentially and given fewer sessions. Sessions that a
+// cannot be connected to or refuses the session. A host answering 421,
+// a 4.7.x rate limit, a timeout or a slow banner gets half its sessions
+// at once (and its provider too); a 421 while k sessions were open caps
+// the host at k-1 for good, and a 421 is also backed off exponentially.
+// Verifier.Throttled names the hosts that made the verifier slow down. Sessions that a
 // server drops (anti-harvesting) are reopened transparently. Each stage has
 // its own timeout. Greylisted questions are asked again later, without
 // holding a connection. By default MX hosts on non-public addresses are

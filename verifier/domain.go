@@ -94,6 +94,9 @@ type domainEntry struct {
 	caStart chan struct{} // closed once the catch-all probe is started
 	caDone  chan struct{} // closed when ca is set
 	ca      CatchAll
+	// caGreylisted: the catch-all probe was greylisted and the Verifier
+	// does not retry itself (GreylistRetry < 0).
+	caGreylisted bool
 }
 
 func (d *domainEntry) names() []string {
@@ -140,7 +143,16 @@ func (v *Verifier) domain(ctx context.Context, name string) *domainEntry {
 			}
 		}
 		if !cached {
-			v.resolve(lctx, d)
+			// Bounded: a list's first window can name a thousand
+			// domains at once, and a burst of four queries each
+			// overflows resolvers' queues (dropped UDP, timeouts).
+			select {
+			case v.dnsSem <- struct{}{}:
+				v.resolve(lctx, d)
+				<-v.dnsSem
+			case <-lctx.Done():
+				d.fail(Unknown, ReasonDNSError, "DNS lookup not started: "+lctx.Err().Error())
+			}
 			if c := v.cfg.DomainCache; c != nil && d.reason != ReasonDNSError && (d.status != "" || v.cfg.SkipCatchAll) {
 				// Nothing more will be learned by probing: keep it now.
 				c.StoreDomain(lctx, name, d.facts(), v.cfg.DomainTTL)
@@ -300,7 +312,18 @@ func (d *domainEntry) startCatchAll(v *Verifier) {
 	}
 	v.mu.Unlock()
 	go func() {
-		res := v.probe(v.ctx, probeTarget{rcpt: randomLocalPart() + "@" + d.name, hosts: d.hosts})
+		// The random local part is kept until the probe settles: a
+		// greylisting server lets a retry through only for the same
+		// recipient (RFC 6647 §2.1), so a later entry must ask again for
+		// the same one.
+		v.mu.Lock()
+		local, ok := v.caLocal[d.name]
+		if !ok {
+			local = randomLocalPart()
+			v.caLocal[d.name] = local
+		}
+		v.mu.Unlock()
+		res := v.probe(v.ctx, probeTarget{rcpt: local + "@" + d.name, hosts: d.hosts})
 		switch {
 		case res.reason == ReasonAccepted:
 			d.ca = CatchAllAccepting
@@ -309,6 +332,17 @@ func (d *domainEntry) startCatchAll(v *Verifier) {
 		default:
 			d.ca = CatchAllInconclusive
 		}
+		d.caGreylisted = res.reason == ReasonGreylisted && v.cfg.GreylistRetry < 0
+		v.mu.Lock()
+		if d.ca != CatchAllInconclusive {
+			delete(v.caLocal, d.name)
+		}
+		if d.caGreylisted {
+			// The caller retries later (GreylistRetry < 0): the next
+			// lookup of the domain starts a fresh entry and probes again.
+			d.expires = time.Time{}
+		}
+		v.mu.Unlock()
 		close(d.caDone)
 		if c := v.cfg.DomainCache; c != nil {
 			c.StoreDomain(v.ctx, d.name, d.facts(), v.cfg.DomainTTL)

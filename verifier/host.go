@@ -9,10 +9,14 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Scheduling of probes. Every RCPT question becomes a job on the queue of
@@ -96,13 +100,17 @@ type hostPool struct {
 	v    *Verifier
 	name string
 	wake chan struct{}
+	prov *provider
 
 	mu           sync.Mutex
 	addrs        []netip.Addr
 	queue        []*job
 	workers      int // sessions running or waiting for a slot
 	idle         int // sessions waiting for work
-	limit        int
+	limit        int // sessions allowed now: grows while the host answers cleanly
+	ceiling      int // most sessions the host tolerated (a 421 when more were opened); 0 unknown
+	throttles    int // times the host made us slow down
+	throttleWhy  []string
 	failures     int // sessions in a row that failed to open
 	backoff      time.Duration
 	backoffUntil time.Time
@@ -116,7 +124,9 @@ func (v *Verifier) pool(h mxHost) *hostPool {
 	defer v.mu.Unlock()
 	p := v.hosts[h.name]
 	if p == nil {
-		p = &hostPool{v: v, name: h.name, limit: v.cfg.PerHost, wake: make(chan struct{}, v.cfg.PerHost)}
+		// Start polite: one session, more while the host keeps up.
+		p = &hostPool{v: v, name: h.name, limit: 1, wake: make(chan struct{}, v.cfg.PerHost)}
+		p.prov = v.providerLocked(h)
 		v.hosts[h.name] = p
 		if len(v.hosts)%1024 == 0 {
 			v.sweepHostsLocked()
@@ -134,8 +144,9 @@ func (v *Verifier) sweepHostsLocked() {
 	now := time.Now()
 	for k, p := range v.hosts {
 		p.mu.Lock()
-		if p.workers == 0 && len(p.queue) == 0 && (p.down == nil || now.After(p.down.until)) {
+		if p.workers == 0 && len(p.queue) == 0 && (p.down == nil || now.After(p.down.until)) && p.throttles == 0 {
 			delete(v.hosts, k)
+			p.prov.forget(p)
 		}
 		p.mu.Unlock()
 	}
@@ -189,6 +200,9 @@ func (p *hostPool) startLocked() {
 		}
 		return
 	}
+	if !p.prov.acquire(p) {
+		return // the provider's other hosts use its sessions; release wakes us
+	}
 	p.workers++
 	p.v.workers.Add(1)
 	go p.work()
@@ -210,9 +224,9 @@ func (p *hostPool) closeQueueLocked() {
 	p.queue = nil
 }
 
-// next returns the next job, or nil when the session should end (the
-// worker is then already counted out).
-func (p *hostPool) next() *job {
+// nextBatch returns up to n queued jobs, or nil when the session should
+// end (the worker is then already counted out).
+func (p *hostPool) nextBatch(n int) []*job {
 	deadline := time.Now().Add(idleTimeout)
 	t := time.NewTimer(idleTimeout)
 	defer t.Stop()
@@ -225,11 +239,12 @@ func (p *hostPool) next() *job {
 			return nil
 		}
 		if len(p.queue) > 0 {
-			j := p.queue[0]
-			p.queue[0] = nil
-			p.queue = p.queue[1:]
+			n = min(n, len(p.queue))
+			batch := slices.Clone(p.queue[:n])
+			clear(p.queue[:n])
+			p.queue = p.queue[n:]
 			p.mu.Unlock()
-			return j
+			return batch
 		}
 		if p.v.semWaiting.Load() > 0 || !time.Now().Before(deadline) || p.v.ctx.Err() != nil {
 			p.workers--
@@ -250,9 +265,18 @@ func (p *hostPool) next() *job {
 	}
 }
 
+// requeue puts unanswered jobs back at the front of the queue, in order,
+// without counting an attempt: the server never answered them.
+func (p *hostPool) requeue(jobs []*job) {
+	for i := len(jobs) - 1; i >= 0; i-- {
+		p.enqueue(jobs[i], true)
+	}
+}
+
 func (p *hostPool) work() {
 	v := p.v
 	defer v.workers.Done()
+	defer p.prov.release()
 	select {
 	case v.sem <- struct{}{}:
 	default:
@@ -274,26 +298,48 @@ func (p *hostPool) work() {
 			s.quit()
 		}
 	}()
+	per := v.cfg.RcptPerTransaction
 	for {
-		j := p.next()
-		if j == nil {
+		// RSET only when needed: recipients of a transaction that never
+		// reaches DATA cost nothing to keep, so a session goes on adding
+		// RCPTs until the transaction is full.
+		room := per
+		if s != nil && s.inTxn {
+			room = per - s.rcptsTxn
+			if room <= 0 {
+				room = per
+			}
+		}
+		batch := p.nextBatch(room)
+		if batch == nil {
 			return
 		}
-		if err := j.ctx.Err(); err != nil {
-			j.finish(probeResult{status: Unknown, reason: ReasonTimeout, detail: "verification cancelled: " + err.Error()})
+		live := batch[:0]
+		for _, j := range batch {
+			if err := j.ctx.Err(); err != nil {
+				j.finish(probeResult{status: Unknown, reason: ReasonTimeout, detail: "verification cancelled: " + err.Error()})
+				continue
+			}
+			live = append(live, j)
+		}
+		if len(live) == 0 {
 			continue
 		}
 		if s == nil {
 			var err error
 			s, err = p.open()
 			if err != nil {
-				p.openFailed(j, err)
+				p.requeue(live[1:])
+				p.openFailed(live[0], err)
 				p.leave()
 				return
 			}
+			if s.slowBanner {
+				p.throttle("slow banner", 0)
+			}
 		}
 		var leave bool
-		s, leave = p.ask(s, j)
+		s, leave = p.askBatch(s, live)
 		if leave {
 			// Backed off: let the back-off timer decide when a session
 			// starts again.
@@ -393,9 +439,17 @@ func (p *hostPool) busy(j *job, res probeResult) {
 	p.backoff = min(max(2*p.backoff, p.v.cfg.Backoff), maxBackoff)
 	p.backoffUntil = time.Now().Add(p.backoff)
 	// The server said how many sessions it tolerates: one fewer than
-	// were open.
-	p.limit = max(1, min(p.limit, p.workers-1))
+	// were open. It is never asked for more again.
+	ceiling := max(1, p.workers-1)
 	p.mu.Unlock()
+	why := "421"
+	if res.reply != nil {
+		why = strconv.Itoa(res.reply.Code)
+		if res.reply.Enhanced != "" {
+			why += " " + res.reply.Enhanced
+		}
+	}
+	p.throttle(why, ceiling)
 	if n >= hostFailures+2 {
 		p.markDown(j, hostDown{failover: true, res: res})
 		return
@@ -441,85 +495,126 @@ func (v *Verifier) hostFailed(j *job, d hostDown) {
 	j.finish(d.res)
 }
 
-// ask sends j's RCPT on s. It returns the session to go on with, or nil when
-// the session is gone, and whether the worker must leave because the host
-// is backed off.
-func (p *hostPool) ask(s *session, j *job) (*session, bool) {
+// askBatch asks about jobs in the session's current transaction, sending
+// the RCPTs together when the server offers PIPELINING (RFC 2920) and one
+// by one otherwise. Each reply is classified on its own, as if asked
+// alone. It returns the session to go on with, or nil when the session is
+// gone, and whether the worker must leave because the host is backed off.
+func (p *hostPool) askBatch(s *session, jobs []*job) (*session, bool) {
 	v := p.v
-	if j.target.utf8 && !s.smtputf8() {
-		// RFC 6531 §3.2: without SMTPUTF8 the server cannot take a UTF-8
-		// mailbox name, and neither can any relay in front of it.
-		j.finish(probeResult{status: Undeliverable, reason: ReasonSMTPUTF8, starttls: s.tls,
-			detail: p.name + " does not offer SMTPUTF8, required for a non-ASCII local part"})
+	ask := jobs[:0:0]
+	for _, j := range jobs {
+		if j.target.utf8 && !s.smtputf8() {
+			// RFC 6531 §3.2: without SMTPUTF8 the server cannot take a
+			// UTF-8 mailbox name, and neither can any relay in front of it.
+			j.finish(probeResult{status: Undeliverable, reason: ReasonSMTPUTF8, starttls: s.tls,
+				detail: p.name + " does not offer SMTPUTF8, required for a non-ASCII local part"})
+			continue
+		}
+		ask = append(ask, j)
+	}
+	if len(ask) == 0 {
 		return s, false
 	}
-	if s.rcptsTxn >= v.cfg.RcptPerTransaction {
-		if err := s.reset(); err != nil {
+	reset := !s.inTxn || s.rcptsTxn+len(ask) > v.cfg.RcptPerTransaction
+	rcpts := make([]string, len(ask))
+	for i, j := range ask {
+		rcpts[i] = j.target.rcpt
+	}
+	replies, err := s.rcpts(rcpts, reset)
+	if err != nil {
+		var re *replyError
+		if errors.As(err, &re) {
+			// RSET or MAIL refused: the host turned us away, not the
+			// recipients.
 			s.close()
-			p.retry(j, probeResult{status: Unknown, reason: ReasonConnection, detail: p.name + ": RSET failed: " + err.Error()})
+			p.requeue(ask[1:])
+			p.openFailed(ask[0], err)
+			return nil, true
+		}
+	}
+	clean := true
+	for i, j := range ask {
+		if i >= len(replies) {
+			// The conversation broke before this reply.
+			s.close()
+			rest := ask[i:]
+			reason := ReasonConnection
+			if isTimeout(err) {
+				reason = ReasonTimeout
+			}
+			res := probeResult{status: Unknown, reason: reason, starttls: s.tls, detail: p.name + ": RCPT: " + describeNetErr(err)}
+			if reason == ReasonTimeout {
+				// A server that stops answering mid-session is a tarpit:
+				// give up on the job rather than wait again.
+				p.throttle("timeout", 0)
+				p.mu.Lock()
+				p.failures++
+				n := p.failures
+				p.mu.Unlock()
+				if n >= 2 {
+					p.requeue(rest[1:])
+					p.markDown(rest[0], hostDown{failover: false, res: res})
+					return nil, false
+				}
+				rest[0].attempts = maxAttempts - 1
+			}
+			// Servers drop sessions after too many unknown recipients
+			// (anti-harvesting); a new session carries on. Only the first
+			// unanswered job pays an attempt when the session answered
+			// something: the others were never asked.
+			if s.answered > 0 {
+				p.requeue(rest[1:])
+			} else {
+				for _, r := range rest[1:] {
+					r.attempts++
+				}
+				p.requeue(rest[1:])
+			}
+			p.retry(rest[0], res)
 			return nil, false
 		}
-	}
-	r, err := s.rcpt(j.target.rcpt)
-	if err != nil {
-		s.close()
-		reason := ReasonConnection
-		if isTimeout(err) {
-			reason = ReasonTimeout
-		}
-		res := probeResult{status: Unknown, reason: reason, starttls: s.tls, detail: p.name + ": RCPT: " + describeNetErr(err)}
-		if reason == ReasonTimeout {
-			// A server that stops answering mid-session is a tarpit:
-			// give up on the job rather than wait again.
-			p.mu.Lock()
-			p.failures++
-			n := p.failures
-			p.mu.Unlock()
-			if n >= 2 {
-				p.markDown(j, hostDown{failover: false, res: res})
-				return nil, false
+		r := replies[i]
+		reply := r
+		res := probeResult{reply: &reply, starttls: s.tls}
+		res.status, res.reason = classifyRcpt(r)
+		e := replyEnhanced(r)
+		switch {
+		case r.Code == 421:
+			// RFC 5321 §3.8: the server closes the channel. After a session
+			// that already answered, it is anti-harvesting: reconnect at
+			// once; as the first answer, the host is busy.
+			s.close()
+			p.requeue(ask[i+1:])
+			if s.answered == 0 {
+				p.busy(j, res)
+				return nil, true
 			}
-			j.attempts = maxAttempts - 1
+			p.retry(j, res)
+			return nil, false
+		case res.reason == ReasonGreylisted:
+			v.greylist(j, res)
+		case r.Code == 452 && e.subject == 5 && e.detail == 3 && s.rcptsTxn > 1:
+			// RFC 5321 §4.5.3.1.10: too many recipients for this
+			// transaction; the next batch starts another.
+			s.rcptsTxn = v.cfg.RcptPerTransaction
+			p.enqueue(j, true)
+		case r.Code >= 400 && r.Code < 500 && e.subject == 7:
+			// 4.7.x that is not greylisting: a rate limit on us.
+			clean = false
+			j.finish(res)
+		default:
+			j.finish(res)
 		}
-		// Servers drop sessions after too many unknown recipients
-		// (anti-harvesting); a new session carries on.
-		p.retry(j, res)
-		return nil, false
 	}
-	if r.Code != 421 {
+	if clean {
 		// The host answers: whatever went wrong before is behind us.
 		p.mu.Lock()
 		p.failures, p.backoff = 0, 0
 		p.mu.Unlock()
-	}
-	reply := r
-	res := probeResult{reply: &reply, starttls: s.tls}
-	res.status, res.reason = classifyRcpt(r)
-	e := replyEnhanced(r)
-	switch {
-	case r.Code == 421:
-		// RFC 5321 §3.8: the server closes the channel. After a session
-		// that already answered, it is anti-harvesting: reconnect at once.
-		s.close()
-		if s.rcptsTxn <= 1 {
-			p.busy(j, res)
-			return nil, true
-		}
-		p.retry(j, res)
-		return nil, false
-	case res.reason == ReasonGreylisted:
-		v.greylist(j, res)
-	case r.Code == 452 && e.subject == 5 && e.detail == 3 && s.rcptsTxn > 1:
-		// RFC 5321 §4.5.3.1.10: too many recipients for this transaction;
-		// start another and ask again.
-		if err := s.reset(); err != nil {
-			s.close()
-			p.retry(j, res)
-			return nil, false
-		}
-		p.enqueue(j, true)
-	default:
-		j.finish(res)
+		p.grow()
+	} else {
+		p.throttle("rate limit (4.7.x)", 0)
 	}
 	return s, false
 }
@@ -529,12 +624,18 @@ func (p *hostPool) ask(s *session, j *job) (*session, bool) {
 func (v *Verifier) greylist(j *job, res probeResult) {
 	now := time.Now()
 	if j.greyDeadline.IsZero() {
-		j.greyDeadline = j.start.Add(v.cfg.GreylistBudget)
+		// The budget counts from the first greylisting reply: time the
+		// address spent queued behind other work is not greylisting's.
+		j.greyDeadline = now.Add(v.cfg.GreylistBudget)
 	}
 	if v.cfg.GreylistRetry < 0 || now.Add(v.cfg.GreylistRetry).After(j.greyDeadline) {
 		res.detail = "still greylisted when the retry budget ran out"
 		j.finish(res)
 		return
+	}
+	if park, ok := j.ctx.Value(parkKey{}).(func()); ok {
+		// The caller may give our place to other work while we wait.
+		park()
 	}
 	time.AfterFunc(v.cfg.GreylistRetry, func() {
 		if v.ctx.Err() != nil {
@@ -574,4 +675,174 @@ func describeNetErr(err error) string {
 		return "timed out: " + err.Error()
 	}
 	return err.Error()
+}
+
+// Adaptive concurrency per destination (additive increase, multiplicative
+// decrease, as TCP's congestion control): a host starts with one session
+// and gets one more after each cleanly answered batch while its queue
+// holds more than two transactions' worth per session, up to
+// Config.PerHost; a 421, a 4.7.x rate limit, a timeout or a slow banner
+// halves its sessions at once. A 421 while k sessions were open sets a
+// ceiling of k-1 that is never exceeded again.
+
+// grow adds a session when the host keeps up and has work for it.
+func (p *hostPool) grow() {
+	p.mu.Lock()
+	max := p.v.cfg.PerHost
+	if p.ceiling > 0 {
+		max = min(max, p.ceiling)
+	}
+	per := p.v.cfg.RcptPerTransaction
+	if p.limit < max && p.workers >= p.limit && len(p.queue) > 2*per*p.workers {
+		p.limit++
+		p.startLocked()
+	}
+	p.mu.Unlock()
+	p.prov.grow()
+}
+
+// throttle halves the host's sessions (and its provider's), noting why;
+// a positive ceiling caps them for good.
+func (p *hostPool) throttle(why string, ceiling int) {
+	p.mu.Lock()
+	p.throttles++
+	if !slices.Contains(p.throttleWhy, why) && len(p.throttleWhy) < 4 {
+		p.throttleWhy = append(p.throttleWhy, why)
+	}
+	if ceiling > 0 && (p.ceiling == 0 || ceiling < p.ceiling) {
+		p.ceiling = ceiling
+	}
+	p.limit = max(1, p.limit/2)
+	if p.ceiling > 0 {
+		p.limit = min(p.limit, p.ceiling)
+	}
+	p.mu.Unlock()
+	p.prov.throttle()
+}
+
+// provider groups MX hosts run by one operator: hosts under one
+// registrable domain (mx1.provider.example and mx2.provider.example) or
+// sharing an IP address. Its sessions, over all its hosts, grow and
+// shrink like a host's, up to Config.PerProvider, so a provider that
+// throttles one of its hosts is not hammered through another.
+type provider struct {
+	v    *Verifier
+	name string
+
+	mu      sync.Mutex
+	active  int
+	limit   int
+	waiting []*hostPool
+}
+
+// providerLocked returns h's provider; v.mu is held.
+func (v *Verifier) providerLocked(h mxHost) *provider {
+	for _, ip := range h.addrs {
+		if pr := v.provByIP[ip]; pr != nil {
+			return pr
+		}
+	}
+	key := h.name
+	if d, err := publicsuffix.EffectiveTLDPlusOne(strings.TrimSuffix(h.name, ".")); err == nil {
+		key = d
+	}
+	pr := v.providers[key]
+	if pr == nil {
+		pr = &provider{v: v, name: key, limit: 2}
+		v.providers[key] = pr
+	}
+	for _, ip := range h.addrs {
+		v.provByIP[ip] = pr
+	}
+	return pr
+}
+
+func (pr *provider) acquire(p *hostPool) bool {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.active >= pr.limit {
+		if !slices.Contains(pr.waiting, p) {
+			pr.waiting = append(pr.waiting, p)
+		}
+		return false
+	}
+	pr.active++
+	return true
+}
+
+// release frees a session and lets a waiting host of the provider start
+// one. No host lock may be held.
+func (pr *provider) release() {
+	pr.mu.Lock()
+	pr.active--
+	w := pr.waiting
+	pr.waiting = nil
+	pr.mu.Unlock()
+	for _, p := range w {
+		p.mu.Lock()
+		p.startLocked()
+		p.mu.Unlock()
+	}
+}
+
+func (pr *provider) grow() {
+	pr.mu.Lock()
+	if pr.active >= pr.limit && pr.limit < pr.v.cfg.PerProvider {
+		pr.limit++
+	}
+	w := pr.waiting
+	pr.waiting = nil
+	pr.mu.Unlock()
+	for _, p := range w {
+		p.mu.Lock()
+		p.startLocked()
+		p.mu.Unlock()
+	}
+}
+
+func (pr *provider) throttle() {
+	pr.mu.Lock()
+	pr.limit = max(1, pr.limit/2)
+	pr.mu.Unlock()
+}
+
+func (pr *provider) forget(p *hostPool) {
+	pr.mu.Lock()
+	pr.waiting = slices.DeleteFunc(pr.waiting, func(q *hostPool) bool { return q == p })
+	pr.mu.Unlock()
+}
+
+// Throttle is a host that made the verifier slow down.
+type Throttle struct {
+	Host     string   `json:"host"`
+	Provider string   `json:"provider"`
+	Times    int      `json:"times"`
+	Why      []string `json:"why"`      // e.g. "421 4.7.0", "rate limit (4.7.x)", "slow banner", "timeout"
+	Sessions int      `json:"sessions"` // sessions allowed at the end
+}
+
+// Throttled lists the hosts that throttled this Verifier, most often
+// first.
+func (v *Verifier) Throttled() []Throttle {
+	v.mu.Lock()
+	pools := make([]*hostPool, 0, len(v.hosts))
+	for _, p := range v.hosts {
+		pools = append(pools, p)
+	}
+	v.mu.Unlock()
+	var out []Throttle
+	for _, p := range pools {
+		p.mu.Lock()
+		if p.throttles > 0 {
+			out = append(out, Throttle{Host: p.name, Provider: p.prov.name, Times: p.throttles, Why: slices.Clone(p.throttleWhy), Sessions: p.limit})
+		}
+		p.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Throttle) int {
+		if a.Times != b.Times {
+			return b.Times - a.Times
+		}
+		return strings.Compare(a.Host, b.Host)
+	})
+	return out
 }

@@ -68,7 +68,11 @@ type session struct {
 	tls      bool
 	inTxn    bool // MAIL accepted, recipients may follow
 	rcptsTxn int  // RCPTs sent in the current transaction
-	stop     func() bool
+	answered int  // RCPT replies other than 421 in this session
+	// slowBanner is set when the greeting took more than a quarter of
+	// the banner timeout: a host slowing down its greeting is loaded.
+	slowBanner bool
+	stop       func() bool
 }
 
 // dialSession connects to one address of an MX host and runs the session up
@@ -96,7 +100,9 @@ func dialSession(ctx context.Context, cfg *sessionConfig, host string, ip netip.
 
 func (s *session) start() error {
 	s.conn.SetDeadline(time.Now().Add(s.cfg.bannerTimeout))
+	t0 := time.Now()
 	banner, err := s.readReply()
+	s.slowBanner = time.Since(t0) > s.cfg.bannerTimeout/4
 	if err != nil {
 		return fmt.Errorf("banner: %w", err)
 	}
@@ -179,7 +185,7 @@ func (s *session) smtputf8() bool {
 	return ok
 }
 
-func (s *session) mail() error {
+func (s *session) mailCmd() string {
 	cmd := "MAIL FROM:<" + s.cfg.mailFrom + ">"
 	if s.smtputf8() {
 		// RFC 6531 §3.4: a UTF-8 recipient is only allowed in a transaction
@@ -187,7 +193,11 @@ func (s *session) mail() error {
 		// both kinds of address.
 		cmd += " SMTPUTF8"
 	}
-	r, err := s.cmd(cmd)
+	return cmd
+}
+
+func (s *session) mail() error {
+	r, err := s.cmd(s.mailCmd())
 	if err != nil {
 		return err
 	}
@@ -198,27 +208,93 @@ func (s *session) mail() error {
 	return nil
 }
 
-// rcpt asks about one recipient. A reply of any code is a result; err is
-// only for a broken conversation.
-func (s *session) rcpt(addr string) (Reply, error) {
-	r, err := s.cmd("RCPT TO:<" + addr + ">")
-	if err == nil {
+// rcpts asks about recipients in the current transaction, after RSET and
+// MAIL when reset is set (or no transaction is open). With PIPELINING
+// (RFC 2920 §3.1: RSET, MAIL and RCPT may all be sent without waiting) the
+// commands go in one write and the replies are read in order; otherwise
+// one command at a time. It returns the RCPT replies it read, in order: a
+// short slice with err set means the conversation broke after them. A
+// refused RSET or MAIL is a *replyError and no RCPT reply is returned.
+func (s *session) rcpts(addrs []string, reset bool) ([]Reply, error) {
+	var lines []string
+	pre := 0
+	if reset && s.inTxn {
+		lines = append(lines, "RSET")
+		pre++
+	}
+	if reset || !s.inTxn {
+		lines = append(lines, s.mailCmd())
+		pre++
+	}
+	for _, a := range addrs {
+		lines = append(lines, "RCPT TO:<"+a+">")
+	}
+	for _, l := range lines {
+		if strings.ContainsAny(l, "\r\n") {
+			return nil, fmt.Errorf("%w: command contains a line break", errProtocol)
+		}
+	}
+	_, pipelining := s.ext["PIPELINING"]
+	// A server may hold the replies of a pipelined group until it has
+	// answered all of them (RFC 2920 §3.2 lets it buffer), and some
+	// pause before each RCPT reply: the group gets the command timeout
+	// plus an eighth of it per command.
+	groupDeadline := time.Now().Add(s.cfg.commandTimeout + time.Duration(len(lines))*s.cfg.commandTimeout/8)
+	if pipelining {
+		s.conn.SetDeadline(groupDeadline)
+		if _, err := io.WriteString(s.conn, strings.Join(lines, "\r\n")+"\r\n"); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Reply, 0, len(addrs))
+	var stageErr error
+	for i, l := range lines {
+		var (
+			r   Reply
+			err error
+		)
+		if pipelining {
+			r, err = s.readReply()
+		} else {
+			r, err = s.cmd(l)
+		}
+		if err != nil {
+			return out, err
+		}
+		if i < pre {
+			stage := "mail"
+			if l == "RSET" {
+				stage = "rset"
+				s.inTxn = false
+			}
+			if r.Code != 250 && stageErr == nil {
+				stageErr = &replyError{Stage: stage, Reply: r}
+				if !pipelining {
+					return nil, stageErr
+				}
+			}
+			if stage == "mail" && r.Code == 250 {
+				s.inTxn, s.rcptsTxn = true, 0
+			}
+			continue
+		}
+		if stageErr != nil {
+			continue // RCPT outside a transaction: read and dropped
+		}
 		s.rcptsTxn++
+		if r.Code != 421 {
+			s.answered++
+		}
+		out = append(out, r)
+		if r.Code == 421 {
+			// RFC 5321 §3.8: the server closes the channel after 421.
+			return out, nil
+		}
 	}
-	return r, err
-}
-
-// reset ends the transaction and starts a new one, keeping the connection.
-func (s *session) reset() error {
-	r, err := s.cmd("RSET")
-	if err != nil {
-		return err
+	if stageErr != nil {
+		return nil, stageErr
 	}
-	if r.Code != 250 {
-		return &replyError{Stage: "rset", Reply: r}
-	}
-	s.inTxn = false
-	return s.mail()
+	return out, nil
 }
 
 // quit says goodbye without waiting long for the answer: the verdicts are in.

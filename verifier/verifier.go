@@ -37,16 +37,26 @@ type Config struct {
 	MailFrom string
 	// Concurrency caps simultaneous SMTP connections overall. Default 64.
 	Concurrency int
-	// PerHost caps simultaneous connections to one MX host. Default 2.
+	// PerHost caps simultaneous connections to one MX host. A host starts
+	// with one session and gets more, up to PerHost, while it answers
+	// cleanly; a 421, a 4.7.x rate limit or a slow banner halves them.
+	// Default 8.
 	PerHost int
+	// PerProvider caps simultaneous connections to the MX hosts of one
+	// provider (hosts under one registrable domain or sharing an IP
+	// address), adapting the same way. Default 2×PerHost.
+	PerProvider int
 	// ConnectTimeout, BannerTimeout and CommandTimeout bound each stage of
 	// a probe, so a tarpit costs seconds. Defaults 10s, 20s, 15s.
 	ConnectTimeout, BannerTimeout, CommandTimeout time.Duration
 	// GreylistRetry is how long to wait before asking again after a
 	// greylisting reply; GreylistBudget is the total time greylisting may
-	// cost one address before it is given up as unknown/greylisted.
-	// Defaults 5m and 11m (postgrey's default delay is 300 s). A negative
-	// GreylistRetry disables retries.
+	// cost one address, from its first greylisting reply, before it is
+	// given up as unknown/greylisted. Defaults 5m and 11m (postgrey's
+	// default delay is 300 s). A negative GreylistRetry disables retries:
+	// the caller reschedules greylisted addresses itself (an accepted
+	// address whose catch-all test was greylisted is then greylisted too,
+	// and the test is asked again with the same recipient next time).
 	GreylistRetry, GreylistBudget time.Duration
 	// RcptPerTransaction is how many recipients one MAIL transaction may
 	// carry before RSET starts another. Default 20.
@@ -96,7 +106,8 @@ func (c *Config) setDefaults() error {
 	}
 	defInt(&c.SMTPPort, 25)
 	defInt(&c.Concurrency, 64)
-	defInt(&c.PerHost, 2)
+	defInt(&c.PerHost, 8)
+	defInt(&c.PerProvider, 2*c.PerHost)
 	defInt(&c.RcptPerTransaction, 20)
 	def(&c.ConnectTimeout, 10*time.Second)
 	def(&c.BannerTimeout, 20*time.Second)
@@ -164,10 +175,14 @@ type Verifier struct {
 	// way to them.
 	semWaiting atomic.Int64
 
-	mu      sync.Mutex
-	domains map[string]*domainEntry
-	hosts   map[string]*hostPool
-	workers sync.WaitGroup
+	mu        sync.Mutex
+	domains   map[string]*domainEntry
+	hosts     map[string]*hostPool
+	providers map[string]*provider
+	provByIP  map[netip.Addr]*provider
+	caLocal   map[string]string // domain -> catch-all probe local part, until settled
+	dnsSem    chan struct{}     // domains being resolved at once
+	workers   sync.WaitGroup
 }
 
 // New returns a Verifier for cfg.
@@ -187,6 +202,11 @@ func New(cfg Config) (*Verifier, error) {
 		sem:     make(chan struct{}, cfg.Concurrency),
 		domains: map[string]*domainEntry{},
 		hosts:   map[string]*hostPool{},
+
+		providers: map[string]*provider{},
+		provByIP:  map[netip.Addr]*provider{},
+		caLocal:   map[string]string{},
+		dnsSem:    make(chan struct{}, 64),
 	}
 	return v, nil
 }
@@ -255,6 +275,13 @@ func (v *Verifier) verify(ctx context.Context, input string) Verdict {
 	}
 	if vd.Reason == ReasonAccepted {
 		vd.CatchAll = d.waitCatchAll(ctx)
+		if vd.CatchAll == CatchAllInconclusive && d.caGreylisted {
+			// Accepted, but whether the domain accepts anything is still
+			// behind greylisting: the caller asks again later.
+			vd.Status, vd.Reason = Unknown, ReasonGreylisted
+			vd.Detail = "accepted, but the catch-all test was greylisted; ask again later"
+			return vd
+		}
 		if vd.CatchAll == CatchAllAccepting {
 			// The domain accepts any local part, so this acceptance
 			// says nothing about this mailbox.

@@ -153,9 +153,9 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 		fs.StringVar(&p.demoUpload, "demo-upload", "", "after start, create a demo workspace and key and upload this CSV `file` (used by make run)")
 	}
 	fs.IntVar(&p.workers, "workers", 8, "verification batches worked at once by this process")
-	fs.DurationVar(&p.jobTimeout, "job-timeout", 10*time.Minute, "longest one batch may run")
-	fs.DurationVar(&p.touchTimeout, "touch-timeout", 5*time.Minute, "longest one touch of a cadence may run: a verification and an SMTP submission")
-	fs.DurationVar(&p.rescueAfter, "rescue-after", 11*time.Minute, "when a batch whose process died is retried (more than --job-timeout)")
+	fs.DurationVar(&p.jobTimeout, "job-timeout", time.Minute, "longest one batch may run (greylisted rows do not wait in it: the batch snoozes for --greylist-retry)")
+	fs.DurationVar(&p.touchTimeout, "touch-timeout", time.Minute, "longest one touch of a cadence may run: a verification and an SMTP submission (less than --rescue-after)")
+	fs.DurationVar(&p.rescueAfter, "rescue-after", 65*time.Second, "when a batch whose process died is retried (more than --job-timeout; River looks every 30 s, so a list finishes within 2 minutes of a restart)")
 	fs.DurationVar(&p.cacheAge, "cache-age", 30*24*time.Hour, "how long a verdict is reused for the same address")
 	fs.DurationVar(&p.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running batches may finish before they are released for retry")
 	fs.BoolVar(&p.sim, "sim", false, "use the built-in simulated mail world as the Internet (demos and tests; never in production)")
@@ -278,6 +278,13 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		return nil, ExitUsage
 	}
 	vcfg.DomainCache = st
+	// Waiting is not working: the verifier gives greylisted addresses
+	// back at once and their batch snoozes until the retry is due.
+	var retry, retryBudget time.Duration
+	if vcfg.GreylistRetry > 0 {
+		retry, retryBudget = vcfg.GreylistRetry, vcfg.GreylistBudget
+	}
+	vcfg.GreylistRetry = -1
 	pr.resolver = vcfg.Resolver
 	v, err := verifier.New(vcfg)
 	if err != nil {
@@ -287,7 +294,8 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 	}
 	pr.v = v
 	pr.closer = append(pr.closer, func() { v.Close() })
-	worker := &jobs.VerifyBatchWorker{Store: st, Verifier: v, Logger: pr.log, CacheAge: p.cacheAge, JobTimeout: p.jobTimeout}
+	worker := &jobs.VerifyBatchWorker{Store: st, Verifier: v, Logger: pr.log, CacheAge: p.cacheAge, JobTimeout: p.jobTimeout,
+		Retry: retry, RetryBudget: retryBudget}
 	jcfg := jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: pr.log}
 	if p.secretKey == "" && p.sim {
 		// The simulated world is a demo: a throwaway key is fine there.

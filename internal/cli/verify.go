@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,7 +49,7 @@ func (f *verifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.helo, "helo", "", "EHLO `name`, a host name whose reverse DNS you control (default: this host's FQDN)")
 	fs.StringVar(&f.mailFrom, "mail-from", "", "envelope sender `address` of probes (default: postmaster@ the EHLO name; \"<>\" for the null sender)")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "most SMTP connections open at once")
-	fs.IntVar(&f.perHost, "per-host", 2, "most SMTP connections to one MX host")
+	fs.IntVar(&f.perHost, "per-host", 8, "most SMTP connections to one MX host; a host starts with one and gets more while it answers cleanly")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of each SMTP command")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "timeout of a TCP connect")
 	fs.DurationVar(&f.bannerTimeout, "banner-timeout", 20*time.Second, "how long to wait for a server's greeting")
@@ -117,7 +118,7 @@ func runVerify(ctx context.Context, env *Env, args []string) int {
 	column := fs.String("column", "", "email column, by header `name` or 1-based number (default: found by header)")
 	format := fs.String("format", "", "output format: csv or jsonl for lists (default csv); text or json for --email (default text)")
 	output := fs.String("o", "", "write the cleaned list to `FILE` instead of standard output")
-	window := fs.Int("window", verifier.DefaultWindow, "most list rows in flight at once (memory stays flat)")
+	window := fs.Int("window", verifier.DefaultWindow, "most list rows being verified at once; finished rows waiting for a slower one ahead go to a temporary file (memory stays flat)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -272,7 +273,9 @@ func cleanList(ctx context.Context, env *Env, v *verifier.Verifier, o cleanOptio
 	if env.StderrIsTerminal {
 		stopProgress = progress(env.Stderr, &done, o.total, start)
 	}
-	err = verifier.VerifyEach(ctx, v, o.window, r.Rows(),
+	// Rows finished behind a slow one (a tarpit, a greylisted address)
+	// wait in a temporary file, not in the window.
+	err = verifier.VerifyEachSpill(ctx, v, o.window, verifier.Spill[listfile.Row]{Encode: encodeRow, Decode: decodeRow}, r.Rows(),
 		func(row listfile.Row) string { return row.Email },
 		func(row listfile.Row, vd verifier.Verdict) error {
 			if row.Err != nil {
@@ -299,6 +302,7 @@ func cleanList(ctx context.Context, env *Env, v *verifier.Verifier, o cleanOptio
 		fmt.Fprintf(env.Stderr, "touchline verify: interrupted after %d rows; the output holds those rows only\n", sum.Total)
 	}
 	sum.WriteText(env.Stderr, time.Since(start))
+	writeThrottled(env.Stderr, v.Throttled())
 	return &sum, ExitOK
 }
 
@@ -335,4 +339,48 @@ func progress(w io.Writer, done *atomic.Int64, total int, start time.Time) func(
 		}
 	}()
 	return func() { close(stop); <-finished }
+}
+
+// writeThrottled names the hosts that made the verifier slow down, so an
+// operator knows whom a slow run was polite to.
+func writeThrottled(w io.Writer, ts []verifier.Throttle) {
+	if len(ts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Throttled by %d MX hosts (backed off, fewer connections):\n", len(ts))
+	for i, t := range ts {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(ts)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %-32s %3d times (%s), %d connections at the end\n", t.Host, t.Times, strings.Join(t.Why, ", "), t.Sessions)
+	}
+}
+
+// spilledRow is a listfile.Row as VerifyEachSpill keeps it on disk.
+type spilledRow struct {
+	Line   int      `json:"l"`
+	Fields []string `json:"f"`
+	Email  string   `json:"e"`
+	Err    string   `json:"x,omitempty"`
+}
+
+func encodeRow(r listfile.Row) ([]byte, error) {
+	sr := spilledRow{Line: r.Line, Fields: r.Fields, Email: r.Email}
+	if r.Err != nil {
+		sr.Err = r.Err.Error()
+	}
+	return json.Marshal(sr)
+}
+
+func decodeRow(b []byte) (listfile.Row, error) {
+	var sr spilledRow
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return listfile.Row{}, err
+	}
+	r := listfile.Row{Line: sr.Line, Fields: sr.Fields, Email: sr.Email}
+	if sr.Err != "" {
+		r.Err = errors.New(sr.Err)
+	}
+	return r, nil
 }

@@ -50,9 +50,15 @@ type VerifyBatchWorker struct {
 	// CacheAge is how old a lead's verdict may be and still be reused
 	// (default 30 days).
 	CacheAge time.Duration
-	// JobTimeout bounds one batch (default 10 minutes: greylisting alone
-	// may cost its budget).
+	// JobTimeout bounds one batch (default 1 minute: a batch does not
+	// wait for greylisting, it snoozes, so it runs seconds).
 	JobTimeout time.Duration
+	// Retry is when a batch whose rows were greylisted or throttled
+	// (unknown/greylisted, unknown/temporary_failure) runs again for
+	// those rows; RetryBudget is how long such rows keep being retried
+	// before their verdict is kept. The Verifier must not wait itself
+	// (Config.GreylistRetry < 0). Retry 0 keeps every verdict at once.
+	Retry, RetryBudget time.Duration
 	// Chunk is how many verdicts are written per transaction (default 50).
 	Chunk int
 	// Flush is the longest a finished verdict waits to be written (1s).
@@ -64,7 +70,14 @@ func (w *VerifyBatchWorker) Timeout(*river.Job[VerifyBatchArgs]) time.Duration {
 	if w.JobTimeout > 0 {
 		return w.JobTimeout
 	}
-	return 10 * time.Minute
+	return time.Minute
+}
+
+// retryable reports whether a verdict may change if asked again later:
+// waiting is not working, so such a row snoozes the job instead of
+// holding a worker (RFC 6647 §2.1: greylisting defers the first attempt).
+func retryable(vd verifier.Verdict) bool {
+	return vd.Status == verifier.Unknown && (vd.Reason == verifier.ReasonGreylisted || vd.Reason == verifier.ReasonTemporary)
 }
 
 // Work implements river.Worker.
@@ -114,6 +127,11 @@ func (w *VerifyBatchWorker) Work(ctx context.Context, job *river.Job[VerifyBatch
 	}
 	go func() { wg.Wait(); close(results) }()
 
+	// Snoozes count as attempts in River, so the attempt number says how
+	// many times this batch already waited (a rescue after a crash counts
+	// too, which only shortens the wait).
+	retry := w.Retry > 0 && time.Duration(job.Attempt)*w.Retry <= w.RetryBudget
+	held := 0
 	var pending []store.RowVerdict
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
@@ -121,11 +139,23 @@ func (w *VerifyBatchWorker) Work(ctx context.Context, job *river.Job[VerifyBatch
 		select {
 		case r, ok := <-results:
 			if !ok {
+				if held > 0 {
+					// Keep what is known; the rest is asked again when
+					// the job wakes.
+					if err := w.Store.SaveVerdicts(ctx, b.List, pending, nil); err != nil {
+						return err
+					}
+					return river.JobSnooze(w.Retry)
+				}
 				// The last chunk and the job's completion commit together.
 				return w.Store.SaveVerdicts(ctx, b.List, pending, complete)
 			}
 			if vctx.Err() != nil && r.Verdict.Reason == verifier.ReasonTimeout {
 				continue // cut short by cancellation: leave the row for no one
+			}
+			if retry && retryable(r.Verdict) {
+				held++
+				continue
 			}
 			pending = append(pending, r)
 			if len(pending) < chunk {

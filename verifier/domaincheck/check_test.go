@@ -182,6 +182,12 @@ func TestSPF(t *testing.T) {
 	w.domain("nospf.test", txt("@", "some-verification=1"))
 	w.domain("voids.test", txt("@", "v=spf1 a:gone1.voids.test a:gone2.voids.test mx:gone3.voids.test -all"))
 	w.domain("badinc.test", txt("@", "v=spf1 include:nowhere.test -all"))
+	// Void lookups of exists: targets and of MX hosts without address
+	// count as well (RFC 7208 §4.6.4, §5.4, §5.7).
+	w.domain("voidexists.test", txt("@", "v=spf1 exists:e1.voidexists.test exists:e2.voidexists.test exists:e3.voidexists.test -all"))
+	w.domain("voidmx.test", txt("@", "v=spf1 mx:mail.voidmx.test -all"),
+		"mail IN MX 10 h1.voidmx.test.", "mail IN MX 20 h2.voidmx.test.", "mail IN MX 30 h3.voidmx.test.")
+	w.domain("twovoids.test", txt("@", "v=spf1 exists:e1.twovoids.test a:gone.twovoids.test ip4:192.0.2.1 -all"))
 	w.domain("syntax.test", txt("@", "v=spf1 ip4:999.1.1.1 foo:bar -all"))
 	w.domain("loop.test", txt("@", "v=spf1 include:loop.test -all"))
 	w.domain("redir.test", txt("@", "v=spf1 redirect=good.redir.test"), txt("good", "v=spf1 ip4:192.0.2.0/24 -all"))
@@ -197,6 +203,9 @@ func TestSPF(t *testing.T) {
 		{"noall.test", Warn, "no \"all\" mechanism"},
 		{"nospf.test", Fail, "no SPF record"},
 		{"voids.test", Fail, "3 void lookups"},
+		{"voidexists.test", Fail, "3 void lookups"},
+		{"voidmx.test", Fail, "3 void lookups"},
+		{"twovoids.test", Pass, "2 void"},
 		{"badinc.test", Fail, "include:nowhere.test (from badinc.test) does not exist"},
 		{"syntax.test", Fail, "unknown mechanism \"foo:bar\""},
 		{"loop.test", Fail, "loops back"},
@@ -309,7 +318,7 @@ func TestMXAndOptionalRecords(t *testing.T) {
 	}
 	w.domain("badsts.test", txt("_mta-sts", "v=STSv1"), txt("_smtp._tls", "v=TLSRPTv1; rua=mailto:x@badsts.test"))
 	expect(t, find(t, w.run("nullmx.test", Options{}), "mx"), Fail, "null MX")
-	expect(t, find(t, w.run("apexonly.test", Options{}), "mx"), Warn, "implicit MX")
+	expect(t, find(t, w.run("apexonly.test", Options{}), "mx"), Fail, "no MX record: replies and bounces go to the domain's address record")
 	expect(t, find(t, w.run("nothing.test", Options{}), "mx"), Fail, "no MX record and no address record")
 	gone := w.run("gone.test", Options{})
 	expect(t, find(t, gone, "mx"), Fail, "NXDOMAIN")

@@ -30,8 +30,12 @@ func checkMX(ctx context.Context, r resolver.Resolver, domain string) Check {
 	case len(mxs) == 0:
 		ips, _ := r.LookupIP(ctx, domain)
 		if len(ips) > 0 {
-			c.Status = Warn
-			c.Detail = "no MX record: mail to the domain goes to its address record (implicit MX), which is rarely a mail server"
+			// RFC 5321 §5.1 would deliver to the address record (the
+			// implicit MX), but that is almost never a mail server for a
+			// sending domain: replies and bounces to a cadence are lost,
+			// and receivers score a sender without MX as suspect.
+			c.Status = Fail
+			c.Detail = "no MX record: replies and bounces go to the domain's address record (implicit MX), which is rarely a mail server"
 		} else {
 			c.Status = Fail
 			c.Detail = "no MX record and no address record: the domain cannot receive replies or bounces"

@@ -189,6 +189,17 @@ func (w *spfWalk) record(domain, rec string, depth int) spfFacts {
 				if n > maxSPFLookups {
 					w.problems = append(w.problems, fmt.Sprintf("mx:%s has %d MX hosts, more than the limit of 10", target, n))
 				}
+				// RFC 7208 §5.4: each MX host's address is looked up
+				// too, and one with no address is a void lookup (§4.6.4).
+				for _, m := range mxs[:min(n, maxSPFLookups)] {
+					if m.Host == "." {
+						continue
+					}
+					ips, err := w.r.LookupIP(w.ctx, m.Host)
+					if len(ips) == 0 && (err == nil || errors.Is(err, resolver.ErrNXDomain)) {
+						w.voids++
+					}
+				}
 			} else {
 				var ips []netip.Addr
 				ips, err = w.r.LookupIP(w.ctx, target)
@@ -202,6 +213,15 @@ func (w *spfWalk) record(domain, rec string, depth int) spfFacts {
 			w.notes = append(w.notes, "ptr is slow and deprecated (RFC 7208 §5.5)")
 		case "exists":
 			w.lookups++
+			// RFC 7208 §5.7: an A query; no answer is a void lookup
+			// (§4.6.4), unless a macro makes the name depend on the
+			// sender.
+			if arg != "" && !hasMacro(arg) {
+				ips, err := w.r.LookupIP(w.ctx, arg)
+				if len(ips) == 0 && (err == nil || errors.Is(err, resolver.ErrNXDomain)) {
+					w.voids++
+				}
+			}
 		default:
 			w.problems = append(w.problems, fmt.Sprintf("unknown mechanism %q at %s", t, domain))
 		}
