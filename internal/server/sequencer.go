@@ -74,7 +74,14 @@ func (s *Server) seqError(w http.ResponseWriter, r *http.Request, err error, wha
 	var br *sequencer.BadRequest
 	var ve *sequencer.ValidationError
 	var pe *sequencer.PreflightError
+	var nf *store.NotFoundError
 	switch {
+	case errors.As(err, &nf):
+		// The resource the request named, not the one the route is
+		// about: a cadence naming a missing mailbox answers "Mailbox
+		// not found".
+		title := strings.ToUpper(nf.Resource[:1]) + nf.Resource[1:] + " not found"
+		problem(w, http.StatusNotFound, "not_found", title, nf.Error())
 	case errors.As(err, &br):
 		problem(w, http.StatusUnprocessableEntity, "invalid", "Invalid "+strings.ToLower(what), strings.Join(br.Problems, "; "))
 	case errors.As(err, &ve):
