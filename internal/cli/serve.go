@@ -222,6 +222,7 @@ type process struct {
 	v        *verifier.Verifier
 	river    *river.Client[pgx.Tx]
 	world    *mailsim.World
+	sim      *simMail // serve --sim with cadences: the demo team's domain and the recipients who answer
 	resolver resolver.Resolver
 	log      *slog.Logger
 	closer   []func()
@@ -329,10 +330,14 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			pr.close()
 			return nil, ExitUsage
 		}
+		sender := &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}
+		if pr.world != nil {
+			sender.Dialer = &simDialer{world: pr.world}
+		}
 		pr.engine = &sequencer.Engine{Store: st, Verifier: v, Secrets: box, Logger: pr.log,
 			VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsubscribe"),
 			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.jobTimeout,
-			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim}}
+			Sender: sender}
 		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
 		jcfg.Register = func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine}); err != nil {
@@ -476,7 +481,20 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
 		return ExitError
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := srv.Handler()
+	if pr.world != nil && pr.engine != nil {
+		sm, err := startSimMail(ctx, pr)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline serve: simulated world: %v\n", err)
+			return ExitError
+		}
+		pr.sim = sm
+		mux := http.NewServeMux()
+		mux.Handle("POST /sim/dns", simDNSHandler(pr.st, sm))
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	stopRiver := func() {}
@@ -607,7 +625,7 @@ func demoUpload(ctx context.Context, env *Env, pr *process, op *sequencer.Operat
 	fmt.Fprintf(w, "  API document: %s/v1/openapi.json\n", base)
 	fmt.Fprintf(w, "  River UI:   %s/riverui/ (send the API key as a Bearer token, or start with --admin-password for a browser)\n\n", base)
 	go func() {
-		if reportDemo(ctx, env, st, ws.ID, l.ID, file) && op != nil && pr.world != nil {
+		if reportDemo(ctx, env, st, ws.ID, l.ID, file) && op != nil && pr.sim != nil {
 			if err := demoCadence(ctx, env, pr, op, ws.ID, key, base); err != nil {
 				fmt.Fprintf(env.Stderr, "touchline serve: demo cadence: %v\n", err)
 			}
@@ -627,32 +645,25 @@ func demoCadence(ctx context.Context, env *Env, pr *process, op *sequencer.Opera
 	if err != nil {
 		return err
 	}
-	host, err := demo.AddSender(pr.world, zone)
-	if err != nil {
+	if _, err := pr.sim.publish(zone); err != nil {
 		return err
 	}
-	ip, _ := pr.world.HostIP(host)
 	pemKey, _ := dkimkey.MarshalPrivateKey(k)
 	// The way back: bounces and forwarded replies to the inbound SMTP
 	// server, replies into Ana's mailbox, read over IMAP.
-	dm, err := startDemoMail(pr, pr.engine.BounceDomain)
-	if err != nil {
-		return err
-	}
-	go func() { <-ctx.Done(); dm.close() }()
+	dm := pr.sim.mail
 	from := "ana@" + demo.SenderDomain
 	imapPassword := "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	dm.store.AddUser(from, imapPassword)
 	imapHost, imapPort := dm.store.Addr()
 	zero := 0
 	m, err := op.CreateMailbox(ctx, ws, sequencer.MailboxInput{FromAddress: from, FromName: "Ana Ruiz",
-		SMTPHost: ip.String(), SMTPPort: pr.world.SMTPPort(), SMTPSecurity: "starttls", DailyCap: 1000,
+		SMTPHost: demo.SubmissionHost, SMTPPort: 587, SMTPSecurity: "starttls", DailyCap: 1000,
 		MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "demo", DKIMPrivateKey: string(pemKey),
 		IMAPHost: imapHost, IMAPPort: imapPort, IMAPSecurity: "none", IMAPUsername: from, IMAPPassword: imapPassword})
 	if err != nil {
 		return err
 	}
-	dm.run(ctx)
 	c, warnings, err := op.CreateCadence(ctx, ws, sequencer.Spec{
 		Name:       "Demo: SDR hiring",
 		Window:     sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "24:00"},
