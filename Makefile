@@ -15,12 +15,16 @@ build: ## build bin/touchline
 	$(GO) build -o $(BIN) ./cmd/touchline
 
 LISTEN ?= 127.0.0.1:8080
+# What make run serves with. TestREADME (cmd/touchline) starts the same,
+# with $(LISTEN) on a free port, and runs the README's shell blocks
+# against it.
+RUN_ARGS = serve --sim --listen $(LISTEN) --demo-upload examples/prospects.csv
 
 run: build ## the server on the simulated mail world: database up, migrate, serve, upload examples/prospects.csv
 	@url=$$(deploy/local-postgres.sh url) || { echo "make run: no database (see above)" >&2; exit 1; }; \
 	DATABASE_URL="$$url" ./$(BIN) migrate && \
 	echo "Starting touchline serve --sim on $(LISTEN) (Ctrl-C stops it)..." && \
-	DATABASE_URL="$$url" ./$(BIN) serve --sim --listen $(LISTEN) --demo-upload examples/prospects.csv
+	DATABASE_URL="$$url" ./$(BIN) $(RUN_ARGS)
 
 demo: build ## no database: clean examples/prospects.csv with the CLI against the simulated world and score it
 	@mkdir -p $(OUT)
