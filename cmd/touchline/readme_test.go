@@ -3,8 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +70,8 @@ func readmeBlocks(readme string) (run []readmeBlock, err error) {
 }
 
 // makeRunArgs reads what make run serves with from the Makefile's
-// RUN_ARGS, with $(LISTEN) on a free port.
+// RUN_ARGS, with $(LISTEN) and $(INBOUND_LISTEN) on free ports and
+// $(DEMO_TLS) a directory holding a self-signed pair made here.
 func makeRunArgs(t *testing.T) []string {
 	t.Helper()
 	mk, err := os.ReadFile("../../Makefile")
@@ -74,7 +82,9 @@ func makeRunArgs(t *testing.T) []string {
 	if m == nil {
 		t.Fatal("Makefile: no RUN_ARGS line (what make run serves with)")
 	}
-	args := strings.Fields(strings.ReplaceAll(string(m[1]), "$(LISTEN)", "127.0.0.1:0"))
+	tlsDir := t.TempDir()
+	writeSelfSigned(t, tlsDir)
+	args := strings.Fields(strings.NewReplacer("$(LISTEN)", "127.0.0.1:0", "$(INBOUND_LISTEN)", "127.0.0.1:0", "$(DEMO_TLS)", tlsDir).Replace(string(m[1])))
 	for _, a := range args {
 		if strings.Contains(a, "$(") {
 			t.Fatalf("Makefile RUN_ARGS: %q is a make variable this test does not know", a)
@@ -197,4 +207,31 @@ trap 'echo "README test: failed in the block at README.md line $README_BLOCK" >&
 		t.Fatalf("the README's shell blocks failed (%v) after %s; the output is above", err, time.Since(start).Round(time.Second))
 	}
 	t.Logf("the README's %d shell blocks ran in %s", len(blocks), time.Since(start).Round(time.Second))
+}
+
+// writeSelfSigned writes cert.pem and key.pem into dir, as make run's
+// generate_cert.go does.
+func writeSelfSigned(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "in.touchline-demo.test"},
+		DNSNames: []string{"in.touchline-demo.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/sequencer/message"
 	"github.com/touchline/touchline/verifier"
 	"github.com/touchline/touchline/verifier/resolver"
 )
@@ -174,6 +176,8 @@ type processFlags struct {
 	retention       time.Duration
 	smtpInsecure    bool
 	inboundListen   string
+	inboundTLSCert  string
+	inboundTLSKey   string
 	trackingDomains listFlag
 	verify          verifyFlags
 }
@@ -189,6 +193,8 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 		fs.DurationVar(&p.verifyTimeout, "verify-timeout", 30*time.Second, "time limit of POST /v1/verify")
 		fs.StringVar(&p.adminPassword, "admin-password", "", "password for the River UI at /riverui/ in a browser (any user name); API keys work too")
 		fs.StringVar(&p.inboundListen, "inbound-listen", "", "`address` of the inbound SMTP server for bounces and replies (e.g. :25); off when empty")
+		fs.StringVar(&p.inboundTLSCert, "inbound-tls-cert", "", "PEM certificate `file` (chain first) the inbound SMTP server offers with STARTTLS; with --inbound-tls-key")
+		fs.StringVar(&p.inboundTLSKey, "inbound-tls-key", "", "PEM private key `file` of --inbound-tls-cert")
 		fs.Var(&p.trackingDomains, "tracking-domain", "recipient `domain` the inbound SMTP server accepts (repeatable; default: --bounce-domain)")
 		fs.StringVar(&p.demoUpload, "demo-upload", "", "after start, create a demo workspace and key and upload this CSV `file` (used by make run)")
 	}
@@ -247,6 +253,15 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 	if p.rescueAfter <= p.jobTimeout {
 		fmt.Fprintf(env.Stderr, "touchline %s: --rescue-after (%s) must be longer than --job-timeout (%s): a batch still running would be started twice\n", cmd, p.rescueAfter, p.jobTimeout)
 		return nil, ExitUsage
+	}
+	if p.publicURL != "" {
+		// Checked here, not at the first send: RFC 8058 one-click
+		// unsubscribe needs an https URL (http only on loopback).
+		u, err := url.Parse(p.publicURL)
+		if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && message.IsLoopbackHost(u.Hostname())) {
+			fmt.Fprintf(env.Stderr, "touchline %s: --public-url %q: want https://HOST (unsubscribe links must be https; http only on loopback)\n", cmd, p.publicURL)
+			return nil, ExitUsage
+		}
 	}
 	pr := &process{log: p.logger(env)}
 	st, code := openStore(ctx, env, cmd, *p.database)
@@ -309,7 +324,7 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 	pr.v = v
 	pr.closer = append(pr.closer, func() { v.Close() })
 	worker := &jobs.VerifyBatchWorker{Store: st, Verifier: v, Logger: pr.log, CacheAge: p.cacheAge, JobTimeout: p.jobTimeout}
-	jcfg := jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: pr.log}
+	jcfg := jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: slog.New(routineToDebug{pr.log.Handler()})}
 	if p.secretKey == "" && p.sim {
 		// The simulated world is a demo: a throwaway key is fine there.
 		k := make([]byte, 32)
@@ -481,9 +496,61 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
 		return ExitError
 	}
+	if p.inboundTLSCert != "" || p.inboundTLSKey != "" {
+		if p.inboundListen == "" {
+			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-tls-cert/--inbound-tls-key need --inbound-listen (the server they are for)")
+			return ExitUsage
+		}
+	}
+	inboundAddr := ""
+	if p.inboundListen != "" {
+		if pr.engine == nil {
+			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs TOUCHLINE_SECRET_KEY (VERP return paths are signed with it)")
+			return ExitUsage
+		}
+		domains := p.trackingDomains
+		if len(domains) == 0 && p.bounceDomain != "" {
+			domains = listFlag{p.bounceDomain}
+		}
+		if len(domains) == 0 {
+			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs --tracking-domain or --bounce-domain: an inbound server must not accept mail for any domain")
+			return ExitUsage
+		}
+		tlsCfg, err := inboundTLS(p.inboundTLSCert, p.inboundTLSKey)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
+			return ExitUsage
+		}
+		iln, err := net.Listen("tcp", p.inboundListen)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline serve: inbound SMTP: %v\n", err)
+			return ExitError
+		}
+		if tlsCfg == nil {
+			pr.log.Warn("inbound SMTP without STARTTLS: pass --inbound-tls-cert and --inbound-tls-key; senders that require TLS will not deliver bounces and replies")
+		}
+		isrv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: domains, Hostname: p.verify.helo, Logger: pr.log, TLSConfig: tlsCfg},
+			&sequencer.Inbox{Engine: pr.engine, River: pr.river})
+		go isrv.Serve(iln)
+		defer isrv.Close()
+		inboundAddr = iln.Addr().String()
+		pr.log.Info("inbound SMTP", "addr", inboundAddr, "domains", strings.Join(domains, ","), "starttls", tlsCfg != nil)
+	}
+	base := "http://" + hostPort(ln.Addr())
+	if pr.engine != nil && pr.engine.PublicURL == "" {
+		if pr.world != nil {
+			// The simulated world's recipients click here: one-click
+			// unsubscribe (RFC 8058) needs an https or http URL, and the
+			// demo's is this server.
+			pr.engine.PublicURL = base
+			pr.log.Info("unsubscribe links point at this server (--public-url, by default with --sim)", "public_url", base)
+		} else {
+			pr.log.Warn("no --public-url: messages carry only a mailto: unsubscribe; Gmail, Yahoo and Microsoft want RFC 8058 one-click for bulk mail (set --public-url to where recipients reach this server)")
+		}
+	}
 	handler := srv.Handler()
 	if pr.world != nil && pr.engine != nil {
-		sm, err := startSimMail(ctx, pr)
+		sm, err := startSimMail(ctx, pr, inboundAddr)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "touchline serve: simulated world: %v\n", err)
 			return ExitError
@@ -501,31 +568,6 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 	if workers > 0 {
 		stopRiver = pr.runRiver(ctx, p.shutdownTimeout)
 	}
-	if p.inboundListen != "" {
-		if pr.engine == nil {
-			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs TOUCHLINE_SECRET_KEY (VERP return paths are signed with it)")
-			return ExitUsage
-		}
-		domains := p.trackingDomains
-		if len(domains) == 0 && p.bounceDomain != "" {
-			domains = listFlag{p.bounceDomain}
-		}
-		if len(domains) == 0 {
-			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs --tracking-domain or --bounce-domain: an inbound server must not accept mail for any domain")
-			return ExitUsage
-		}
-		iln, err := net.Listen("tcp", p.inboundListen)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "touchline serve: inbound SMTP: %v\n", err)
-			return ExitError
-		}
-		isrv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: domains, Hostname: p.verify.helo, Logger: pr.log},
-			&sequencer.Inbox{Engine: pr.engine, River: pr.river})
-		go isrv.Serve(iln)
-		defer isrv.Close()
-		pr.log.Info("inbound SMTP", "addr", iln.Addr().String(), "domains", strings.Join(domains, ","))
-	}
-	base := "http://" + hostPort(ln.Addr())
 	pr.log.Info("serving", "url", base, "dashboard", base+"/", "workers", workers, "riverui", base+"/riverui/",
 		"dkim_rsa", rsasigner.Backend())
 	if p.demoUpload != "" {
@@ -613,17 +655,26 @@ func demoUpload(ctx context.Context, env *Env, pr *process, op *sequencer.Operat
 		return err
 	}
 	w := env.Stdout
+	auth := "-H \"Authorization: Bearer $KEY\""
 	fmt.Fprintf(w, "\nTouchline is running at %s (simulated mail world; Ctrl-C stops it)\n\n", base)
-	fmt.Fprintf(w, "  API key (workspace %q): %s\n", ws.Name, key)
-	fmt.Fprintf(w, "  Dashboard:  %s/ (sign in with the API key)\n", base)
-	fmt.Fprintf(w, "  Uploaded %s as list %d (%d rows); verification runs as River jobs.\n\n", file, l.ID, l.Total)
-	fmt.Fprintf(w, "  Progress:   curl -s -H 'Authorization: Bearer %s' %s/v1/lists/%d\n", key, base, l.ID)
-	fmt.Fprintf(w, "  Results:    curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?format=csv' -o cleaned.csv\n", key, base, l.ID)
-	fmt.Fprintf(w, "  Deliverable only: curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?status=deliverable'\n", key, base, l.ID)
-	fmt.Fprintf(w, "  One address: curl -s -H 'Authorization: Bearer %s' -d '{\"email\":\"info@northwind.test\"}' %s/v1/verify\n", key, base)
-	fmt.Fprintf(w, "  Leads:      curl -s -H 'Authorization: Bearer %s' '%s/v1/leads?status=deliverable&limit=5'\n", key, base)
-	fmt.Fprintf(w, "  API document: %s/v1/openapi.json\n", base)
-	fmt.Fprintf(w, "  River UI:   %s/riverui/ (send the API key as a Bearer token, or start with --admin-password for a browser)\n\n", base)
+	fmt.Fprintf(w, "  Open %s/ in a browser and sign in with the API key:\n", base)
+	fmt.Fprintf(w, "  API key (workspace %q): %s\n\n", ws.Name, key)
+	fmt.Fprintf(w, "  Happening now: %s uploaded as list %d (%d rows), verified by River jobs; then a demo\n", file, l.ID, l.Total)
+	fmt.Fprintf(w, "  cadence to its deliverable leads, whose simulated recipients answer within a minute.\n")
+	if pr.engine != nil {
+		fmt.Fprintf(w, "  Unsubscribe links in the emails point here: %s/u/...\n", pr.engine.PublicURL)
+	}
+	if pr.sim != nil {
+		fmt.Fprintf(w, "  Bounces and replies come back to inbound SMTP at %s (STARTTLS) for %s.\n", pr.sim.mail.inbound, pr.engine.BounceDomain)
+	}
+	fmt.Fprintf(w, "\n  Try, in another terminal (README.md \"A first session\" goes on to your own cadence):\n")
+	fmt.Fprintf(w, "    KEY=%s\n", key)
+	fmt.Fprintf(w, "    curl -s %s %s/v1/lists/%d                          # progress and counts\n", auth, base, l.ID)
+	fmt.Fprintf(w, "    curl -s %s '%s/v1/lists/%d/results?format=csv' -o cleaned.csv\n", auth, base, l.ID)
+	fmt.Fprintf(w, "    curl -s %s -d '{\"email\":\"info@northwind.test\"}' %s/v1/verify\n", auth, base)
+	fmt.Fprintf(w, "    curl -s %s '%s/v1/leads?stage=prospect'                # leads who replied\n", auth, base)
+	fmt.Fprintf(w, "  API document %s/v1/openapi.json; River's jobs at %s/riverui/ (the API key as a Bearer token,\n", base, base)
+	fmt.Fprintf(w, "  or --admin-password for a browser).\n\n")
 	go func() {
 		if reportDemo(ctx, env, st, ws.ID, l.ID, file) && op != nil && pr.sim != nil {
 			if err := demoCadence(ctx, env, pr, op, ws.ID, key, base); err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,12 +31,15 @@ type simMail struct {
 	dkim []string // zone-file lines published so far
 }
 
-func startSimMail(ctx context.Context, pr *process) (*simMail, error) {
+// startSimMail starts it; inboundAddr is serve's inbound SMTP server
+// (--inbound-listen), where the recipients' bounces and replies go, or ""
+// for a server of its own.
+func startSimMail(ctx context.Context, pr *process, inboundAddr string) (*simMail, error) {
 	sm := &simMail{world: pr.world}
 	if _, err := demo.AddSender(pr.world); err != nil {
 		return nil, err
 	}
-	dm, err := startDemoMail(pr, pr.engine.BounceDomain)
+	dm, err := startDemoMail(pr, pr.engine.BounceDomain, inboundAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +64,21 @@ func (sm *simMail) publish(text string) (int, error) {
 	}
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
-	all := append(slices.Clone(sm.dkim), lines...)
+	// A record replaces what was published at the same name, as editing
+	// a record at a DNS provider does: a second DKIM key at one selector
+	// would fail the preflight.
+	owner := func(l string) string { return strings.ToLower(strings.TrimSuffix(strings.Fields(l)[0], ".")) }
+	replaced := map[string]bool{}
+	for _, l := range lines {
+		replaced[owner(l)] = true
+	}
+	var all []string
+	for _, l := range sm.dkim {
+		if !replaced[owner(l)] {
+			all = append(all, l)
+		}
+	}
+	all = append(all, lines...)
 	if _, err := demo.AddSender(sm.world, all...); err != nil {
 		return 0, errors.New(strings.TrimPrefix(err.Error(), "mailsim: "))
 	}
