@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/leads", true, s.listLeads},
 		{"GET", "/v1/leads/{id}", true, s.getLead},
 		{"DELETE", "/v1/leads/{id}", true, s.deleteLead},
-	}, s.sequencerRoutes()...)
+	}, slices.Concat(s.sequencerRoutes(), s.suppressionRoutes(), s.listingRoutes())...)
 }
 
 // Handler returns the server's HTTP handler.
