@@ -512,11 +512,20 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req sequencer.EnrollRequest
+	var req struct {
+		sequencer.EnrollRequest
+		// A cleaned list straight into the cadence (enroll_list.go).
+		ListID   int64    `json:"list_id"`
+		Statuses []string `json:"statuses"`
+	}
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	out, err := s.cfg.Sequencer.Enroll(r.Context(), workspaceOf(r).ID, id, req)
+	if req.ListID != 0 || req.Statuses != nil {
+		s.enrollList(w, r, id, req.ListID, req.Statuses, req.EnrollRequest)
+		return
+	}
+	out, err := s.cfg.Sequencer.Enroll(r.Context(), workspaceOf(r).ID, id, req.EnrollRequest)
 	if err != nil {
 		s.seqError(w, r, err, "Cadence")
 		return
