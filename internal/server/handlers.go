@@ -288,6 +288,15 @@ func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	switch q.Get("format") {
+	case "", "json":
+	case "csv":
+		s.leadsCSV(w, r, f)
+		return
+	default:
+		problem(w, http.StatusBadRequest, "bad_format", "Bad format", fmt.Sprintf("format %q: want json or csv", q.Get("format")))
+		return
+	}
 	leads, next, err := s.cfg.Store.ListLeads(r.Context(), workspaceOf(r).ID, f)
 	if err != nil {
 		s.internal(w, r, err)
