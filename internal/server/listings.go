@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/touchline/touchline/internal/listfile"
@@ -19,6 +20,7 @@ func (s *Server) listingRoutes() []route {
 		{"GET", "/v1/cadences", true, s.listCadences},
 		{"GET", "/v1/cadences/{id}/enrollments", true, s.listCadenceEnrollments},
 		{"DELETE", "/v1/webhooks/{id}", true, s.deleteWebhook},
+		{"PATCH", "/v1/mailboxes/{id}", true, s.patchMailbox},
 	}
 }
 
@@ -121,4 +123,60 @@ func (s *Server) leadsCSV(w http.ResponseWriter, r *http.Request, f store.LeadFi
 		f.After = next
 	}
 	cw.Flush()
+}
+
+// patchMailbox changes a mailbox's daily cap, spacing and jitter, or
+// pauses ({"paused": true, "reason": "..."}) and resumes it.
+func (s *Server) patchMailbox(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		DailyCap          *int    `json:"daily_cap"`
+		MinSpacingSeconds *int    `json:"min_spacing_seconds"`
+		JitterSeconds     *int    `json:"jitter_seconds"`
+		Paused            *bool   `json:"paused"`
+		Reason            *string `json:"reason"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	var bad []string
+	if req.DailyCap != nil && (*req.DailyCap < 1 || *req.DailyCap > 100_000) {
+		bad = append(bad, fmt.Sprintf("daily_cap %d: want 1 to 100000", *req.DailyCap))
+	}
+	if req.MinSpacingSeconds != nil && (*req.MinSpacingSeconds < 0 || *req.MinSpacingSeconds > 86400) {
+		bad = append(bad, fmt.Sprintf("min_spacing_seconds %d: want 0 to 86400", *req.MinSpacingSeconds))
+	}
+	if req.JitterSeconds != nil && (*req.JitterSeconds < 0 || *req.JitterSeconds > 86400) {
+		bad = append(bad, fmt.Sprintf("jitter_seconds %d: want 0 to 86400", *req.JitterSeconds))
+	}
+	if req.Reason != nil && (req.Paused == nil || !*req.Paused) {
+		bad = append(bad, "reason goes with \"paused\": true")
+	}
+	if req.DailyCap == nil && req.MinSpacingSeconds == nil && req.JitterSeconds == nil && req.Paused == nil {
+		bad = append(bad, "nothing to change: give daily_cap, min_spacing_seconds, jitter_seconds or paused")
+	}
+	if len(bad) > 0 {
+		problem(w, http.StatusUnprocessableEntity, "invalid", "Invalid mailbox change", strings.Join(bad, "; "))
+		return
+	}
+	p := store.MailboxPatch{DailyCap: req.DailyCap, MinSpacingSeconds: req.MinSpacingSeconds, JitterSeconds: req.JitterSeconds}
+	if req.Paused != nil {
+		reason := ""
+		if *req.Paused {
+			reason = "paused by a person"
+			if req.Reason != nil && strings.TrimSpace(*req.Reason) != "" {
+				reason = strings.TrimSpace(*req.Reason)
+			}
+		}
+		p.PausedReason = &reason
+	}
+	m, err := s.cfg.Store.UpdateMailbox(r.Context(), workspaceOf(r).ID, id, p)
+	if err != nil {
+		s.notFoundOr(w, r, err, "Mailbox")
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
 }

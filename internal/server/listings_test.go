@@ -63,6 +63,24 @@ func TestListingRoutes(t *testing.T) {
 	}
 	expectProblem(t, e.do("DELETE", fmt.Sprintf("/v1/webhooks/%d", hook.ID), key, "", nil), http.StatusNotFound, "not_found")
 
+	// A mailbox's caps and pause, changed by a person.
+	mb := c.MailboxIDs[0]
+	mpath := fmt.Sprintf("/v1/mailboxes/%d", mb)
+	m := unmarshal[store.Mailbox](t, expectStatus(t, e.do("PATCH", mpath, key, "application/json",
+		strings.NewReader(`{"daily_cap":25,"min_spacing_seconds":120,"paused":true,"reason":"domain warming"}`)), http.StatusOK))
+	if m.DailyCap != 25 || m.MinSpacingSeconds != 120 || m.JitterSeconds != 0 || m.PausedReason != "domain warming" {
+		t.Errorf("patched mailbox %+v", m)
+	}
+	m = unmarshal[store.Mailbox](t, expectStatus(t, e.do("PATCH", mpath, key, "application/json", strings.NewReader(`{"paused":false}`)), http.StatusOK))
+	if m.DailyCap != 25 || m.PausedReason != "" {
+		t.Errorf("resumed mailbox %+v", m)
+	}
+	for _, body := range []string{`{"daily_cap":0}`, `{"min_spacing_seconds":-1}`, `{}`, `{"reason":"x"}`} {
+		expectProblem(t, e.do("PATCH", mpath, key, "application/json", strings.NewReader(body)), http.StatusUnprocessableEntity, "invalid")
+	}
+	expectProblem(t, e.do("PATCH", mpath, key, "application/json", strings.NewReader(`{"daily_cap":"x"}`)), http.StatusBadRequest, "bad_json")
+	expectProblem(t, e.do("PATCH", fmt.Sprintf("/v1/mailboxes/%d", oc.MailboxIDs[0]), key, "application/json", strings.NewReader(`{"daily_cap":5}`)), http.StatusNotFound, "not_found")
+
 	// Prospects for the CRM: every page, formulas neutralized.
 	if err := e.st.InTx(ctx, func(tx pgx.Tx) error {
 		_, err := e.st.PromoteLead(ctx, tx, ws, out[0].LeadID, "prospect", "replied")

@@ -66,3 +66,29 @@ func (s *Store) DeleteWebhook(ctx context.Context, ws, id int64) error {
 	}
 	return nil
 }
+
+// MailboxPatch changes a mailbox's limits or pauses it; nil leaves a field
+// as it is.
+type MailboxPatch struct {
+	DailyCap          *int
+	MinSpacingSeconds *int
+	JitterSeconds     *int
+	PausedReason      *string // "" resumes
+}
+
+// UpdateMailbox applies p to a mailbox of the workspace. The claim reads
+// caps and spacing at every send, so the change holds from the next one.
+func (s *Store) UpdateMailbox(ctx context.Context, ws, id int64, p MailboxPatch) (Mailbox, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE mailboxes SET daily_cap = COALESCE($3, daily_cap), min_spacing_seconds = COALESCE($4, min_spacing_seconds),
+			jitter_seconds = COALESCE($5, jitter_seconds),
+			paused_reason = CASE WHEN $6::text IS NULL THEN paused_reason ELSE NULLIF($6, '') END
+		WHERE workspace_id = $1 AND id = $2`, ws, id, p.DailyCap, p.MinSpacingSeconds, p.JitterSeconds, p.PausedReason)
+	if err != nil {
+		return Mailbox{}, err
+	}
+	if tag.RowsAffected() == 0 {
+		return Mailbox{}, &NotFoundError{Resource: "mailbox", ID: id}
+	}
+	return s.GetMailbox(ctx, ws, id)
+}
