@@ -21,6 +21,7 @@ func (s *Server) listingRoutes() []route {
 		{"GET", "/v1/cadences/{id}/enrollments", true, s.listCadenceEnrollments},
 		{"DELETE", "/v1/webhooks/{id}", true, s.deleteWebhook},
 		{"PATCH", "/v1/mailboxes/{id}", true, s.patchMailbox},
+		{"DELETE", "/v1/mailboxes/{id}", true, s.deleteMailbox},
 	}
 }
 
@@ -179,4 +180,19 @@ func (s *Server) patchMailbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// deleteMailbox removes a mailbox; its running enrollments stop with the
+// reason mailbox_deleted (store.DeleteMailbox).
+func (s *Server) deleteMailbox(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	stopped, err := s.cfg.Store.DeleteMailbox(r.Context(), workspaceOf(r).ID, id)
+	if err != nil {
+		s.seqError(w, r, err, "Mailbox")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": id, "enrollments_stopped": stopped})
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/touchline/touchline/internal/mailsim/sendertest"
 	"github.com/touchline/touchline/internal/store"
+	"github.com/touchline/touchline/sequencer"
 )
 
 // TestListingRoutes lists cadences and a cadence's enrollments (by state,
@@ -80,6 +82,30 @@ func TestListingRoutes(t *testing.T) {
 	}
 	expectProblem(t, e.do("PATCH", mpath, key, "application/json", strings.NewReader(`{"daily_cap":"x"}`)), http.StatusBadRequest, "bad_json")
 	expectProblem(t, e.do("PATCH", fmt.Sprintf("/v1/mailboxes/%d", oc.MailboxIDs[0]), key, "application/json", strings.NewReader(`{"daily_cap":5}`)), http.StatusNotFound, "not_found")
+
+	// Deleting a mailbox stops its running enrollments with a reason; the
+	// last mailbox of a cadence is refused.
+	m2 := e.createMailbox(key, func() map[string]any { in := e.senderMailbox(); in["from_address"] = "bo@sender.test"; return in }())
+	c2 := e.createCadence(key, sequencer.Spec{Name: "two mailboxes", Steps: twoEmails(), Window: sendertest.AllDay(), MailboxIDs: []int64{mb, m2.ID}}).Cadence
+	on2 := e.enroll(key, c2.ID, map[string]any{"leads": []map[string]any{{"email": "lead7@prospect.test"}}})
+	if en := e.enrollment(key, on2[0].EnrollmentID); en.MailboxID == nil || *en.MailboxID != m2.ID {
+		t.Fatalf("enrollment on %v, want the idle mailbox %d", en.MailboxID, m2.ID)
+	}
+	del := unmarshal[map[string]int64](t, expectStatus(t, e.do("DELETE", fmt.Sprintf("/v1/mailboxes/%d", m2.ID), key, "", nil), http.StatusOK))
+	if del["enrollments_stopped"] != 1 {
+		t.Errorf("delete answered %v", del)
+	}
+	if en := e.enrollment(key, on2[0].EnrollmentID); en.State != "stopped" || en.StateReason != "mailbox_deleted" || en.Touches[0].Status != "skipped" {
+		t.Errorf("enrollment after its mailbox was deleted: %+v", en)
+	}
+	if got, _ := e.st.GetCadence(ctx, ws, c2.ID); len(got.MailboxIDs) != 1 || got.MailboxIDs[0] != mb {
+		t.Errorf("cadence still names %v", got.MailboxIDs)
+	}
+	pr = expectProblem(t, e.do("DELETE", mpath, key, "", nil), http.StatusConflict, "conflict")
+	if !strings.Contains(pr.Detail, "only mailbox of cadence") {
+		t.Errorf("last mailbox: %q", pr.Detail)
+	}
+	expectProblem(t, e.do("DELETE", fmt.Sprintf("/v1/mailboxes/%d", m2.ID), key, "", nil), http.StatusNotFound, "not_found")
 
 	// Prospects for the CRM: every page, formulas neutralized.
 	if err := e.st.InTx(ctx, func(tx pgx.Tx) error {

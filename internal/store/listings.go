@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // CadenceEnrollment is one enrollment as a cadence's list shows it.
@@ -91,4 +94,50 @@ func (s *Store) UpdateMailbox(ctx context.Context, ws, id int64, p MailboxPatch)
 		return Mailbox{}, &NotFoundError{Resource: "mailbox", ID: id}
 	}
 	return s.GetMailbox(ctx, ws, id)
+}
+
+// DeleteMailbox removes a mailbox of the workspace. Its enrollments that
+// are still running stop with the reason "mailbox_deleted" and their
+// scheduled touches are skipped, so nothing waits for a mailbox that is
+// gone; cadences stop naming it. A mailbox that is the last of a cadence
+// not archived is refused (ErrConflict): that cadence could send nothing.
+// It returns how many enrollments stopped.
+func (s *Store) DeleteMailbox(ctx context.Context, ws, id int64) (stopped int, err error) {
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailboxes WHERE workspace_id = $1 AND id = $2 FOR UPDATE)`, ws, id).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return &NotFoundError{Resource: "mailbox", ID: id}
+		}
+		var only *int64
+		if err := tx.QueryRow(ctx, `SELECT min(id) FROM cadences WHERE workspace_id = $1 AND status <> 'archived' AND mailbox_ids = ARRAY[$2::bigint]`, ws, id).Scan(&only); err != nil {
+			return err
+		}
+		if only != nil {
+			return fmt.Errorf("%w: mailbox %d is the only mailbox of cadence %d; give the cadence another mailbox or archive it first", ErrConflict, id, *only)
+		}
+		rows, err := tx.Query(ctx, `
+			UPDATE enrollments SET state = 'stopped', state_reason = 'mailbox_deleted', updated_at = now()
+			WHERE workspace_id = $1 AND mailbox_id = $2 AND state IN ('active', 'paused') RETURNING id`, ws, id)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		stopped = len(ids)
+		if _, err := tx.Exec(ctx, `UPDATE touches SET status = 'skipped', outcome = 'mailbox deleted', updated_at = now()
+			WHERE enrollment_id = ANY($1) AND status = 'scheduled'`, ids); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE cadences SET mailbox_ids = array_remove(mailbox_ids, $2) WHERE workspace_id = $1 AND $2 = ANY(mailbox_ids)`, ws, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM mailboxes WHERE workspace_id = $1 AND id = $2`, ws, id)
+		return err
+	})
+	return stopped, err
 }
