@@ -15,21 +15,47 @@ build: ## build bin/touchline
 	$(GO) build -o $(BIN) ./cmd/touchline
 
 LISTEN ?= 127.0.0.1:8080
+INBOUND_LISTEN ?= 127.0.0.1:2525
+# The demo's inbound SMTP certificate: self-signed, made once by Go's own
+# generate_cert.go (no openssl needed).
+DEMO_TLS := .tmp/demo-tls
+# What make run serves with. TestREADME (cmd/touchline) starts the same,
+# with $(LISTEN) and $(INBOUND_LISTEN) on free ports and $(DEMO_TLS) a
+# pair of its own, and runs the README's shell blocks against it.
+RUN_ARGS = serve --sim --listen $(LISTEN) --inbound-listen $(INBOUND_LISTEN) --inbound-tls-cert $(DEMO_TLS)/cert.pem --inbound-tls-key $(DEMO_TLS)/key.pem --demo-upload examples/prospects.csv
 
-run: build ## the server on the simulated mail world: database up, migrate, serve, upload examples/prospects.csv
+$(DEMO_TLS)/cert.pem:
+	@mkdir -p $(DEMO_TLS) && cd $(DEMO_TLS) && \
+	$(GO) run "$$($(GO) env GOROOT)/src/crypto/tls/generate_cert.go" --host localhost,127.0.0.1,in.touchline-demo.test --ecdsa-curve P256 --duration 8760h 2>/dev/null && \
+	echo "make run: made a self-signed certificate for the demo's inbound SMTP server in $(DEMO_TLS)"
+
+run: build $(DEMO_TLS)/cert.pem ## the server on the simulated mail world: database up, migrate, serve, upload examples/prospects.csv
 	@url=$$(deploy/local-postgres.sh url) || { echo "make run: no database (see above)" >&2; exit 1; }; \
 	DATABASE_URL="$$url" ./$(BIN) migrate && \
-	echo "Starting touchline serve --sim on $(LISTEN) (Ctrl-C stops it)..." && \
-	DATABASE_URL="$$url" ./$(BIN) serve --sim --listen $(LISTEN) --demo-upload examples/prospects.csv
+	echo "Starting touchline serve --sim on $(LISTEN), inbound SMTP on $(INBOUND_LISTEN) (Ctrl-C stops it)..." && \
+	DATABASE_URL="$$url" ./$(BIN) $(RUN_ARGS)
 
 demo: build ## no database: clean examples/prospects.csv with the CLI against the simulated world and score it
 	@mkdir -p $(OUT)
 	./$(BIN) demo --list examples/prospects.csv --answers examples/prospects.answers.csv --output $(OUT)/prospects.cleaned.csv
 
-test: vet chromium mailservers ## go vet, then every test with the race detector (database: DATABASE_URL, else a throwaway local cluster)
+test: test-plan vet chromium mailservers ## go vet, then every test with the race detector (database: DATABASE_URL, else a throwaway local cluster)
 	@url=$$(deploy/local-postgres.sh url) || { echo "make test: no database (see above)" >&2; exit 1; }; \
 	echo "TOUCHLINE_TEST_DATABASE_URL=$$url $(GO) test -race -count=1 ./..."; \
 	TOUCHLINE_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 ./...
+
+# What make test is about to do, before it does it.
+.PHONY: test-plan
+test-plan:
+	@echo "make test: 1. go vet and gofmt"; \
+	if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then \
+		echo "           2. chromium is here: nothing to install"; \
+	else \
+		echo "           2. install Debian's chromium with apt-get (about 100 MB; a few minutes, once): the"; \
+		echo "              dashboard's tests drive it headless to check the pages as a browser runs them"; \
+	fi; \
+	echo "           3. PostgreSQL: DATABASE_URL if it answers, else a throwaway cluster in .tmp/postgres"; \
+	echo "           4. every package's tests with the race detector, the README's session among them"
 
 # The dashboard's end-to-end test drives Debian's headless Chromium. Quiet
 # when it is there; otherwise installed as root, or with sudo when that

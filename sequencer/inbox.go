@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"strings"
 	"time"
@@ -437,9 +438,19 @@ func (w *PollIMAPWorker) Work(ctx context.Context, job *river.Job[PollIMAPArgs])
 		return ib.Store.SaveIMAPState(ctx, m.ID, st.UIDValidity, st.LastUID)
 	})
 	errText := ""
-	if perr != nil {
+	switch {
+	case perr != nil:
 		errText = imapErrorText(m.IMAPHost, m.IMAPPort, perr)
-		ib.log().Warn("IMAP poll failed", "mailbox", m.ID, "err", perr)
+		// Said when it starts or changes, not at every tick: a mailbox
+		// whose server is gone would log every poll interval. The
+		// dashboard shows the standing error.
+		level := slog.LevelWarn
+		if errText == m.IMAPError {
+			level = slog.LevelDebug
+		}
+		ib.log().Log(ctx, level, "IMAP poll failed", "mailbox", m.ID, "err", perr)
+	case m.IMAPError != "":
+		ib.log().Info("IMAP poll works again", "mailbox", m.ID)
 	}
 	// A failed poll is recorded on the mailbox and tried at the next tick,
 	// not retried in a loop.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 
@@ -23,9 +24,11 @@ type demoMail struct {
 	closers []func()
 }
 
-// startDemoMail starts the inbound server and the mailstore; the
-// correspondents start answering when run is called.
-func startDemoMail(pr *process, bounceDomain string) (*demoMail, error) {
+// startDemoMail starts the mailstore and, unless serve runs one
+// (inboundAddr), an inbound SMTP server of its own with a throwaway
+// certificate; the correspondents deliver to it over STARTTLS, and start
+// answering when run is called.
+func startDemoMail(pr *process, bounceDomain, inboundAddr string) (*demoMail, error) {
 	if pr.world == nil || pr.engine == nil {
 		return nil, fmt.Errorf("the demo's replies need --sim and the sequencer")
 	}
@@ -34,18 +37,29 @@ func startDemoMail(pr *process, bounceDomain string) (*demoMail, error) {
 		return nil, err
 	}
 	dm := &demoMail{store: ms, closers: []func(){func() { ms.Close() }}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		dm.close()
-		return nil, err
+	if inboundAddr == "" {
+		tlsCfg, err := selfSignedTLS("in." + demo.SenderDomain)
+		if err != nil {
+			dm.close()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			dm.close()
+			return nil, err
+		}
+		srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{bounceDomain}, Hostname: "in." + demo.SenderDomain, Logger: pr.log, TLSConfig: tlsCfg},
+			&sequencer.Inbox{Engine: pr.engine, River: pr.river, Auth: &senderauth.Checker{Resolver: pr.resolver}})
+		go srv.Serve(ln)
+		dm.closers = append(dm.closers, func() { srv.Close() })
+		inboundAddr = ln.Addr().String()
 	}
-	srv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: []string{bounceDomain}, Hostname: "in." + demo.SenderDomain, Logger: pr.log},
-		&sequencer.Inbox{Engine: pr.engine, River: pr.river, Auth: &senderauth.Checker{Resolver: pr.resolver}})
-	go srv.Serve(ln)
-	dm.closers = append(dm.closers, func() { srv.Close() })
-	dm.inbound = ln.Addr().String()
-	dm.corr = &mailsim.Correspondents{World: pr.world, Script: demo.Answers, InboundAddr: dm.inbound, Mailstore: ms,
-		Logf: func(format string, args ...any) { pr.log.Debug(fmt.Sprintf(format, args...)) }}
+	dm.inbound = inboundAddr
+	// The certificate is self-signed (or whatever --inbound-tls-cert
+	// holds): opportunistic TLS between MTAs does not verify it (RFC 7435).
+	dm.corr = &mailsim.Correspondents{World: pr.world, Script: demo.Answers, InboundAddr: inboundAddr, Mailstore: ms,
+		InboundTLS: &tls.Config{InsecureSkipVerify: true},
+		Logf:       func(format string, args ...any) { pr.log.Debug(fmt.Sprintf(format, args...)) }}
 	return dm, nil
 }
 

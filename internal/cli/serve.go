@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"github.com/touchline/touchline/internal/server"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/sequencer"
+	"github.com/touchline/touchline/sequencer/message"
 	"github.com/touchline/touchline/verifier"
 	"github.com/touchline/touchline/verifier/resolver"
 )
@@ -133,6 +135,8 @@ type processFlags struct {
 	retention       time.Duration
 	smtpInsecure    bool
 	inboundListen   string
+	inboundTLSCert  string
+	inboundTLSKey   string
 	trackingDomains listFlag
 	allowNetworks   listFlag
 	verify          verifyFlags
@@ -149,6 +153,8 @@ func (p *processFlags) register(env *Env, fs *flag.FlagSet, api bool) {
 		fs.DurationVar(&p.verifyTimeout, "verify-timeout", 30*time.Second, "time limit of POST /v1/verify")
 		fs.StringVar(&p.adminPassword, "admin-password", "", "password for the River UI at /riverui/ and /metrics in a browser (any user name); operator keys (apikey create --operator) work too, workspace keys do not")
 		fs.StringVar(&p.inboundListen, "inbound-listen", "", "`address` of the inbound SMTP server for bounces and replies (e.g. :25); off when empty")
+		fs.StringVar(&p.inboundTLSCert, "inbound-tls-cert", "", "PEM certificate `file` (chain first) the inbound SMTP server offers with STARTTLS; with --inbound-tls-key")
+		fs.StringVar(&p.inboundTLSKey, "inbound-tls-key", "", "PEM private key `file` of --inbound-tls-cert")
 		fs.Var(&p.trackingDomains, "tracking-domain", "recipient `domain` the inbound SMTP server accepts (repeatable; default: --bounce-domain)")
 		fs.StringVar(&p.demoUpload, "demo-upload", "", "after start, create a demo workspace and key and upload this CSV `file` (used by make run)")
 	}
@@ -184,6 +190,7 @@ type process struct {
 	v        *verifier.Verifier
 	river    *river.Client[pgx.Tx]
 	world    *mailsim.World
+	sim      *simMail // serve --sim with cadences: the demo team's domain and the recipients who answer
 	resolver resolver.Resolver
 	log      *slog.Logger
 	closer   []func()
@@ -214,6 +221,15 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 		// again, and call its own touch uncertain.
 		fmt.Fprintf(env.Stderr, "touchline %s: --touch-timeout %s: want more than 0 and less than --rescue-after (%s)\n", cmd, p.touchTimeout, p.rescueAfter)
 		return nil, ExitUsage
+	}
+	if p.publicURL != "" {
+		// Checked here, not at the first send: RFC 8058 one-click
+		// unsubscribe needs an https URL (http only on loopback).
+		u, err := url.Parse(p.publicURL)
+		if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && message.IsLoopbackHost(u.Hostname())) {
+			fmt.Fprintf(env.Stderr, "touchline %s: --public-url %q: want https://HOST (unsubscribe links must be https; http only on loopback)\n", cmd, p.publicURL)
+			return nil, ExitUsage
+		}
 	}
 	pr := &process{log: p.logger(env)}
 	st, code := openStore(ctx, env, cmd, *p.database)
@@ -296,7 +312,7 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 	pr.closer = append(pr.closer, func() { v.Close() })
 	worker := &jobs.VerifyBatchWorker{Store: st, Verifier: v, Logger: pr.log, CacheAge: p.cacheAge, JobTimeout: p.jobTimeout,
 		Retry: retry, RetryBudget: retryBudget}
-	jcfg := jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: pr.log}
+	jcfg := jobs.Config{Workers: workers, Worker: worker, RescueAfter: p.rescueAfter, Logger: slog.New(routineToDebug{pr.log.Handler()})}
 	if p.secretKey == "" && p.sim {
 		// The simulated world is a demo: a throwaway key is fine there.
 		k := make([]byte, 32)
@@ -317,10 +333,14 @@ func startProcess(ctx context.Context, env *Env, cmd string, p *processFlags, wo
 			pr.close()
 			return nil, ExitUsage
 		}
+		sender := &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim, Policy: outbound}
+		if pr.world != nil {
+			sender.Dialer = &simDialer{world: pr.world}
+		}
 		pr.engine = &sequencer.Engine{Store: st, Verifier: v, Secrets: box, Logger: pr.log,
 			VERPKey: secret.Derive(key, "verp"), UnsubscribeKey: secret.Derive(key, "unsubscribe"),
 			BounceDomain: p.bounceDomain, PublicURL: p.publicURL, JobTimeout: p.touchTimeout, Outbound: outbound,
-			Sender: &sequencer.SMTPSender{HeloName: vcfg.HeloName, InsecureSkipVerify: p.smtpInsecure || p.sim, Policy: outbound}}
+			Sender: sender}
 		jcfg.Queues = map[string]int{sequencer.QueueSend: max(p.senders, 1)}
 		jcfg.Register = func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &sequencer.TouchWorker{Engine: pr.engine}); err != nil {
@@ -464,13 +484,13 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
 		return ExitError
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	stopRiver := func() {}
-	if workers > 0 {
-		stopRiver = pr.runRiver(ctx, p.shutdownTimeout)
+	if p.inboundTLSCert != "" || p.inboundTLSKey != "" {
+		if p.inboundListen == "" {
+			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-tls-cert/--inbound-tls-key need --inbound-listen (the server they are for)")
+			return ExitUsage
+		}
 	}
+	inboundAddr := ""
 	if p.inboundListen != "" {
 		if pr.engine == nil {
 			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs TOUCHLINE_SECRET_KEY (VERP return paths are signed with it)")
@@ -484,18 +504,58 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintln(env.Stderr, "touchline serve: --inbound-listen needs --tracking-domain or --bounce-domain: an inbound server must not accept mail for any domain")
 			return ExitUsage
 		}
+		tlsCfg, err := inboundTLS(p.inboundTLSCert, p.inboundTLSKey)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline serve: %v\n", err)
+			return ExitUsage
+		}
 		iln, err := net.Listen("tcp", p.inboundListen)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "touchline serve: inbound SMTP: %v\n", err)
 			return ExitError
 		}
-		isrv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: domains, Hostname: p.verify.helo, Logger: pr.log},
+		if tlsCfg == nil {
+			pr.log.Warn("inbound SMTP without STARTTLS: pass --inbound-tls-cert and --inbound-tls-key; senders that require TLS will not deliver bounces and replies")
+		}
+		isrv := inbound.NewSMTPServer(inbound.SMTPConfig{Domains: domains, Hostname: p.verify.helo, Logger: pr.log, TLSConfig: tlsCfg},
 			&sequencer.Inbox{Engine: pr.engine, River: pr.river, Auth: &senderauth.Checker{Resolver: pr.resolver}})
 		go isrv.Serve(iln)
 		defer isrv.Close()
-		pr.log.Info("inbound SMTP", "addr", iln.Addr().String(), "domains", strings.Join(domains, ","))
+		inboundAddr = iln.Addr().String()
+		pr.log.Info("inbound SMTP", "addr", inboundAddr, "domains", strings.Join(domains, ","), "starttls", tlsCfg != nil)
 	}
 	base := "http://" + hostPort(ln.Addr())
+	if pr.engine != nil && pr.engine.PublicURL == "" {
+		if pr.world != nil {
+			// The simulated world's recipients click here: one-click
+			// unsubscribe (RFC 8058) needs an https or http URL, and the
+			// demo's is this server.
+			pr.engine.PublicURL = base
+			pr.log.Info("unsubscribe links point at this server (--public-url, by default with --sim)", "public_url", base)
+		} else {
+			pr.log.Warn("no --public-url: messages carry only a mailto: unsubscribe; Gmail, Yahoo and Microsoft want RFC 8058 one-click for bulk mail (set --public-url to where recipients reach this server)")
+		}
+	}
+	handler := srv.Handler()
+	if pr.world != nil && pr.engine != nil {
+		sm, err := startSimMail(ctx, pr, inboundAddr)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "touchline serve: simulated world: %v\n", err)
+			return ExitError
+		}
+		pr.sim = sm
+		mux := http.NewServeMux()
+		mux.Handle("POST /sim/dns", simDNSHandler(pr.st, sm))
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	stopRiver := func() {}
+	if workers > 0 {
+		stopRiver = pr.runRiver(ctx, p.shutdownTimeout)
+	}
 	pr.log.Info("serving", "url", base, "dashboard", base+"/", "workers", workers, "riverui", base+"/riverui/",
 		"dkim_rsa", rsasigner.Backend())
 	if p.demoUpload != "" {
@@ -583,15 +643,24 @@ func demoUpload(ctx context.Context, env *Env, pr *process, op *sequencer.Operat
 		return err
 	}
 	w := env.Stdout
+	auth := "-H \"Authorization: Bearer $KEY\""
 	fmt.Fprintf(w, "\nTouchline is running at %s (simulated mail world; Ctrl-C stops it)\n\n", base)
-	fmt.Fprintf(w, "  API key (workspace %q): %s\n", ws.Name, key)
-	fmt.Fprintf(w, "  Dashboard:  %s/ (sign in with the API key)\n", base)
-	fmt.Fprintf(w, "  Uploaded %s as list %d (%d rows); verification runs as River jobs.\n\n", file, l.ID, l.Total)
-	fmt.Fprintf(w, "  Progress:   curl -s -H 'Authorization: Bearer %s' %s/v1/lists/%d\n", key, base, l.ID)
-	fmt.Fprintf(w, "  Results:    curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?format=csv' -o cleaned.csv\n", key, base, l.ID)
-	fmt.Fprintf(w, "  Deliverable only: curl -s -H 'Authorization: Bearer %s' '%s/v1/lists/%d/results?status=deliverable'\n", key, base, l.ID)
-	fmt.Fprintf(w, "  One address: curl -s -H 'Authorization: Bearer %s' -d '{\"email\":\"info@northwind.test\"}' %s/v1/verify\n", key, base)
-	fmt.Fprintf(w, "  Leads:      curl -s -H 'Authorization: Bearer %s' '%s/v1/leads?status=deliverable&limit=5'\n", key, base)
+	fmt.Fprintf(w, "  Open %s/ in a browser and sign in with the API key:\n", base)
+	fmt.Fprintf(w, "  API key (workspace %q): %s\n\n", ws.Name, key)
+	fmt.Fprintf(w, "  Happening now: %s uploaded as list %d (%d rows), verified by River jobs; then a demo\n", file, l.ID, l.Total)
+	fmt.Fprintf(w, "  cadence to its deliverable leads, whose simulated recipients answer within a minute.\n")
+	if pr.engine != nil {
+		fmt.Fprintf(w, "  Unsubscribe links in the emails point here: %s/u/...\n", pr.engine.PublicURL)
+	}
+	if pr.sim != nil {
+		fmt.Fprintf(w, "  Bounces and replies come back to inbound SMTP at %s (STARTTLS) for %s.\n", pr.sim.mail.inbound, pr.engine.BounceDomain)
+	}
+	fmt.Fprintf(w, "\n  Try, in another terminal (README.md \"A first session\" goes on to your own cadence):\n")
+	fmt.Fprintf(w, "    KEY=%s\n", key)
+	fmt.Fprintf(w, "    curl -s %s %s/v1/lists/%d                          # progress and counts\n", auth, base, l.ID)
+	fmt.Fprintf(w, "    curl -s %s '%s/v1/lists/%d/results?format=csv' -o cleaned.csv\n", auth, base, l.ID)
+	fmt.Fprintf(w, "    curl -s %s -d '{\"email\":\"info@northwind.test\"}' %s/v1/verify\n", auth, base)
+	fmt.Fprintf(w, "    curl -s %s '%s/v1/leads?stage=prospect'                # leads who replied\n", auth, base)
 	fmt.Fprintf(w, "  API document: %s/v1/openapi.json\n", base)
 	if opKey, err := st.CreateOperatorKey(ctx, "make run"); err == nil {
 		// The River UI shows every workspace's jobs: a workspace key does
@@ -599,7 +668,7 @@ func demoUpload(ctx context.Context, env *Env, pr *process, op *sequencer.Operat
 		fmt.Fprintf(w, "  River UI:   %s/riverui/ (operator key %s as a Bearer token, or start with --admin-password for a browser)\n\n", base, opKey)
 	}
 	go func() {
-		if reportDemo(ctx, env, st, ws.ID, l.ID, file) && op != nil && pr.world != nil {
+		if reportDemo(ctx, env, st, ws.ID, l.ID, file) && op != nil && pr.sim != nil {
 			if err := demoCadence(ctx, env, pr, op, ws.ID, key, base); err != nil {
 				fmt.Fprintf(env.Stderr, "touchline serve: demo cadence: %v\n", err)
 			}
@@ -619,32 +688,25 @@ func demoCadence(ctx context.Context, env *Env, pr *process, op *sequencer.Opera
 	if err != nil {
 		return err
 	}
-	host, err := demo.AddSender(pr.world, zone)
-	if err != nil {
+	if _, err := pr.sim.publish(zone); err != nil {
 		return err
 	}
-	ip, _ := pr.world.HostIP(host)
 	pemKey, _ := dkimkey.MarshalPrivateKey(k)
 	// The way back: bounces and forwarded replies to the inbound SMTP
 	// server, replies into Ana's mailbox, read over IMAP.
-	dm, err := startDemoMail(pr, pr.engine.BounceDomain)
-	if err != nil {
-		return err
-	}
-	go func() { <-ctx.Done(); dm.close() }()
+	dm := pr.sim.mail
 	from := "ana@" + demo.SenderDomain
 	imapPassword := "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	dm.store.AddUser(from, imapPassword)
 	imapHost, imapPort := dm.store.Addr()
 	zero := 0
 	m, err := op.CreateMailbox(ctx, ws, sequencer.MailboxInput{FromAddress: from, FromName: "Ana Ruiz",
-		SMTPHost: ip.String(), SMTPPort: pr.world.SMTPPort(), SMTPSecurity: "starttls", DailyCap: 1000,
+		SMTPHost: demo.SubmissionHost, SMTPPort: 587, SMTPSecurity: "starttls", DailyCap: 1000,
 		MinSpacingSeconds: &zero, JitterSeconds: &zero, DKIMSelector: "demo", DKIMPrivateKey: string(pemKey),
 		IMAPHost: imapHost, IMAPPort: imapPort, IMAPSecurity: "none", IMAPUsername: from, IMAPPassword: imapPassword})
 	if err != nil {
 		return err
 	}
-	dm.run(ctx)
 	c, warnings, err := op.CreateCadence(ctx, ws, sequencer.Spec{
 		Name:       "Demo: SDR hiring",
 		Window:     sequencer.WindowSpec{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "24:00"},

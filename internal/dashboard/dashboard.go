@@ -159,8 +159,9 @@ func (d *dashboard) gather(ctx context.Context, ws store.Workspace) *overview {
 	wg.Go(func() { v.Mailboxes, v.MailboxesErr = d.mailboxHealth(ctx, ws.ID) })
 	wg.Go(func() { v.Lists, v.ListsMore, v.ListsErr = d.lists(ctx, ws.ID) })
 	wg.Go(func() { v.Replies, v.RepliesErr = d.replies(ctx, ws.ID) })
+	wg.Go(func() { d.suppressions(ctx, ws.ID, v) })
 	wg.Wait()
-	for _, e := range []*string{&v.TotalsErr, &v.CadencesErr, &v.MailboxesErr, &v.ListsErr, &v.RepliesErr} {
+	for _, e := range []*string{&v.TotalsErr, &v.CadencesErr, &v.MailboxesErr, &v.ListsErr, &v.RepliesErr, &v.SuppressionsErr} {
 		if *e != "" && ctx.Err() == nil {
 			d.log.Error("dashboard: panel failed", "workspace", ws.ID, "err", *e)
 			*e = "could not be read (the error is in the server's log)"

@@ -491,3 +491,44 @@ func TestMailboxBackoffShown(t *testing.T) {
 		t.Fatalf("back-off shown as %q", got)
 	}
 }
+
+func TestSuppressionsShown(t *testing.T) {
+	t.Parallel()
+	r := newHandlerRig(t, false, testSessionKey)
+	ws, key := r.workspace("acme")
+	other, _ := r.workspace("other")
+	ctx := context.Background()
+	_, body := r.do("GET", "/", nil, r.signIn(key))
+	if ids := testids(body); ids["suppressions-empty"] == "" || ids["suppressed-emails"] != "0" || ids["suppressed-domains"] != "0" {
+		t.Fatalf("empty list shown as %q, %q / %q", ids["suppressed-emails"], ids["suppressed-domains"], ids["suppressions-empty"])
+	}
+	if _, err := r.st.AddSuppressions(ctx, ws.ID, []store.SuppressionInput{{Value: "cfo@initech.test", Reason: "customer"}, {Value: "@rival.test", Reason: "competitor"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.Suppress(ctx, ws.ID, "gone@hooli.test", "unsubscribed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.AddSuppressions(ctx, other.ID, []store.SuppressionInput{{Value: "secret@other.test", Reason: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, body = r.do("GET", "/", nil, r.signIn(key))
+	ids := testids(body)
+	if ids["suppressed-emails"] != "2" || ids["suppressed-domains"] != "1" {
+		t.Errorf("counts shown as %q addresses, %q domains", ids["suppressed-emails"], ids["suppressed-domains"])
+	}
+	var values []string
+	for id, v := range ids {
+		if strings.HasSuffix(id, "-value") && strings.HasPrefix(id, "suppression-") {
+			values = append(values, v)
+		}
+	}
+	joined := strings.Join(values, "|")
+	for _, want := range []string{"cfo@initech.test", "every address at rival.test", "gone@hooli.test"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("entries %q lack %q", joined, want)
+		}
+	}
+	if strings.Contains(body, "secret@other.test") {
+		t.Error("another workspace's entry shows")
+	}
+}

@@ -48,6 +48,11 @@ type overview struct {
 	Replies    []replyRow
 	RepliesErr string
 
+	// The do-not-contact list: its size and latest entries.
+	SuppressedEmails, SuppressedDomains int
+	Suppressions                        []store.Suppression
+	SuppressionsErr                     string
+
 	Alerts []alert
 }
 
@@ -341,4 +346,16 @@ func alerts(v *overview) []alert {
 		}
 	}
 	return out
+}
+
+// maxSuppressions is how many of the latest do-not-contact entries show.
+const maxSuppressions = 10
+
+func (d *dashboard) suppressions(ctx context.Context, ws int64, v *overview) {
+	var err error
+	v.SuppressedEmails, v.SuppressedDomains, v.Suppressions, err = d.cfg.Store.SuppressionCounts(ctx, ws, maxSuppressions)
+	for i := range v.Suppressions {
+		v.Suppressions[i].Value = strings.TrimPrefix(v.Suppressions[i].Value, "@")
+	}
+	v.SuppressionsErr = errText(err)
 }

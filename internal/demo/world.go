@@ -210,19 +210,27 @@ func World(opts mailsim.Options) (*mailsim.World, error) {
 // SenderDomain is the demo team's own domain, which sends the demo cadence.
 const SenderDomain = "touchline-demo.test"
 
+// SubmissionHost is the demo team's submission server in the simulated
+// world.
+const SubmissionHost = "smtp." + SenderDomain
+
 // AddSender publishes the demo team's sending domain: a submission host,
-// SPF, DMARC and the DKIM record given (a zone-file line), so that the
-// launch preflight passes. It returns the submission host's name.
-func AddSender(w *mailsim.World, dkimZoneLine string) (string, error) {
-	host := "smtp." + SenderDomain
-	if err := w.AddHost(mailsim.Host{Name: host, StartTLS: true, Style: "postfix"}); err != nil {
-		return "", err
+// SPF, DMARC and the DKIM records given (zone-file lines), so that the
+// launch preflight passes. Called again, it replaces the domain: pass
+// every DKIM record that should stay published. It returns the submission
+// host's name.
+func AddSender(w *mailsim.World, dkimZoneLines ...string) (string, error) {
+	host := SubmissionHost
+	if _, ok := w.HostIP(host); !ok {
+		if err := w.AddHost(mailsim.Host{Name: host, StartTLS: true, Style: "postfix"}); err != nil {
+			return "", err
+		}
+	}
+	records := []string{
+		`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`,
+		`_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@` + SenderDomain + `"`,
 	}
 	return host, w.AddDomain(mailsim.Domain{Name: SenderDomain, MX: []mailsim.MX{{Pref: 10, Host: host}}, AcceptData: true,
 		Mailboxes: map[string]mailsim.Mailbox{"ana": mailsim.Exists},
-		Records: []string{
-			`@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`,
-			`_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@` + SenderDomain + `"`,
-			dkimZoneLine,
-		}})
+		Records:   append(records, dkimZoneLines...)})
 }

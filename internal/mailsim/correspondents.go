@@ -3,6 +3,7 @@ package mailsim
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"time"
@@ -56,6 +57,10 @@ type Correspondents struct {
 	// InboundAddr is host:port of the SMTP server that receives mail for
 	// the bounce and tracking domain (Touchline's inbound server).
 	InboundAddr string
+	// InboundTLS, when set, makes every delivery to InboundAddr use
+	// STARTTLS (RFC 3207) with it, as a receiving MTA that offers it
+	// would be met; go-smtp then greets as "localhost".
+	InboundTLS *tls.Config
 	// Mailstore holds the senders' mailboxes; without it, or when the
 	// sender has no mailbox there, replies go by SMTP too.
 	Mailstore *Mailstore
@@ -241,6 +246,17 @@ func (c *Correspondents) send(ctx context.Context, from, to string, raw []byte) 
 }
 
 func (c *Correspondents) sendOnce(from, to string, raw []byte) error {
+	if c.InboundTLS != nil {
+		cl, err := smtp.DialStartTLS(c.InboundAddr, c.InboundTLS)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := cl.SendMail(from, []string{to}, bytes.NewReader(raw)); err != nil {
+			return err
+		}
+		return cl.Quit()
+	}
 	cl, err := smtp.Dial(c.InboundAddr)
 	if err != nil {
 		return err

@@ -105,7 +105,10 @@ func (s *Server) uploadError(w http.ResponseWriter, r *http.Request, err error) 
 	case strings.Contains(err.Error(), "UTF-8"):
 		problem(w, http.StatusUnprocessableEntity, "bad_encoding", "Wrong encoding", strings.TrimPrefix(err.Error(), "listfile: "))
 	case strings.Contains(err.Error(), "listfile: the file is empty"):
-		problem(w, http.StatusUnprocessableEntity, "empty_file", "Empty upload", strings.TrimPrefix(err.Error(), "listfile: "))
+		// curl sends an empty body for --data-binary @FILE when FILE is
+		// not there (it only warns), so say so.
+		problem(w, http.StatusUnprocessableEntity, "empty_file", "Empty upload", strings.TrimPrefix(err.Error(), "listfile: ")+
+			"; the request body was empty: check the file path (curl --data-binary @FILE sends nothing when FILE is missing) or that the file has content")
 	case strings.HasPrefix(err.Error(), "listfile:"):
 		problem(w, http.StatusUnprocessableEntity, "bad_csv", "Unreadable CSV", strings.TrimPrefix(err.Error(), "listfile: "))
 	default:
@@ -284,6 +287,15 @@ func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.Limit = n
+	}
+	switch q.Get("format") {
+	case "", "json":
+	case "csv":
+		s.leadsCSV(w, r, f)
+		return
+	default:
+		problem(w, http.StatusBadRequest, "bad_format", "Bad format", fmt.Sprintf("format %q: want json or csv", q.Get("format")))
+		return
 	}
 	leads, next, err := s.cfg.Store.ListLeads(r.Context(), workspaceOf(r).ID, f)
 	if err != nil {

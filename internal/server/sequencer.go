@@ -74,7 +74,14 @@ func (s *Server) seqError(w http.ResponseWriter, r *http.Request, err error, wha
 	var br *sequencer.BadRequest
 	var ve *sequencer.ValidationError
 	var pe *sequencer.PreflightError
+	var nf *store.NotFoundError
 	switch {
+	case errors.As(err, &nf):
+		// The resource the request named, not the one the route is
+		// about: a cadence naming a missing mailbox answers "Mailbox
+		// not found".
+		title := strings.ToUpper(nf.Resource[:1]) + nf.Resource[1:] + " not found"
+		problem(w, http.StatusNotFound, "not_found", title, nf.Error())
 	case errors.As(err, &br):
 		problem(w, http.StatusUnprocessableEntity, "invalid", "Invalid "+strings.ToLower(what), strings.Join(br.Problems, "; "))
 	case errors.As(err, &ve):
@@ -510,11 +517,20 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req sequencer.EnrollRequest
+	var req struct {
+		sequencer.EnrollRequest
+		// A cleaned list straight into the cadence (enroll_list.go).
+		ListID   int64    `json:"list_id"`
+		Statuses []string `json:"statuses"`
+	}
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	out, err := s.cfg.Sequencer.Enroll(r.Context(), workspaceOf(r).ID, id, req)
+	if req.ListID != 0 || req.Statuses != nil {
+		s.enrollList(w, r, id, req.ListID, req.Statuses, req.EnrollRequest)
+		return
+	}
+	out, err := s.cfg.Sequencer.Enroll(r.Context(), workspaceOf(r).ID, id, req.EnrollRequest)
 	if err != nil {
 		s.seqError(w, r, err, "Cadence")
 		return

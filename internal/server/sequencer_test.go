@@ -421,7 +421,11 @@ func TestCadenceCreateAPI(t *testing.T) {
 	spec.MailboxIDs = []int64{om.ID}
 	expectProblem(t, e.post("/v1/cadences", key, spec), http.StatusNotFound, "not_found")
 	spec.MailboxIDs = []int64{m.ID, om.ID}
-	expectProblem(t, e.post("/v1/cadences", key, spec), http.StatusNotFound, "not_found")
+	p = expectProblem(t, e.post("/v1/cadences", key, spec), http.StatusNotFound, "not_found")
+	// The 404 names the missing resource, not the route's.
+	if want := fmt.Sprintf("mailbox %d not found", om.ID); p.Title != "Mailbox not found" || !strings.Contains(p.Detail, want) {
+		t.Errorf("missing mailbox: title %q detail %q, want \"Mailbox not found\" and %q", p.Title, p.Detail, want)
+	}
 	expectProblem(t, e.do("GET", "/v1/cadences/abc", key, "", nil), http.StatusBadRequest, "bad_id")
 }
 

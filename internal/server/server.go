@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +101,7 @@ func (s *Server) routes() []route {
 		{"DELETE", "/v1/leads/{id}", true, s.deleteLead},
 		{"GET", "/v1/api-keys", true, s.listAPIKeys},
 		{"DELETE", "/v1/api-keys/{id}", true, s.revokeAPIKey},
-	}, s.sequencerRoutes()...)
+	}, slices.Concat(s.sequencerRoutes(), s.suppressionRoutes(), s.listingRoutes())...)
 }
 
 // Handler returns the server's HTTP handler.

@@ -356,7 +356,9 @@ func TestBadUploads(t *testing.T) {
 	if !strings.Contains(p.Detail, `"name", "company"`) {
 		t.Errorf("detail does not say what the header has: %q", p.Detail)
 	}
-	expectProblem(t, post("text/csv", ""), 422, "empty_file")
+	if p := expectProblem(t, post("text/csv", ""), 422, "empty_file"); !strings.Contains(p.Detail, "check the file path") {
+		t.Errorf("empty_file does not hint at a wrong path: %q", p.Detail)
+	}
 	expectProblem(t, post("application/pdf", "%PDF"), 415, "unsupported_media_type")
 	expectProblem(t, post("text/csv", "n\xe4me,email\nx,a@b.test\n"), 422, "bad_encoding")
 	expectProblem(t, post("text/csv", "email\n"+strings.Repeat("someone@acme.test\n", 300)), 413, "too_large")

@@ -171,12 +171,14 @@ func scanCadence(row pgx.Row) (Cadence, error) {
 
 // CreateCadence stores a validated cadence as a draft.
 func (s *Store) CreateCadence(ctx context.Context, ws int64, c Cadence) (Cadence, error) {
-	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mailboxes WHERE workspace_id = $1 AND id = ANY($2)`, ws, c.MailboxIDs).Scan(&n); err != nil {
+	var missing *int64
+	if err := s.pool.QueryRow(ctx, `
+		SELECT min(want) FROM unnest($2::bigint[]) want
+		WHERE NOT EXISTS (SELECT 1 FROM mailboxes WHERE workspace_id = $1 AND id = want)`, ws, c.MailboxIDs).Scan(&missing); err != nil {
 		return c, err
 	}
-	if n != len(c.MailboxIDs) {
-		return c, fmt.Errorf("%w: mailbox_ids names mailboxes this workspace does not have", ErrNotFound)
+	if missing != nil {
+		return c, &NotFoundError{Resource: "mailbox", ID: *missing}
 	}
 	return scanCadence(s.pool.QueryRow(ctx, `
 		INSERT INTO cadences (workspace_id, name, send_window, risky_policy, mailbox_ids, steps, stop_domain_on_reply)

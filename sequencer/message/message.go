@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -461,8 +462,10 @@ func listUnsubscribe(rawURL, mailto string) (string, error) {
 		switch {
 		case err != nil:
 			return "", fmt.Errorf("%w: List-Unsubscribe URL: %v", ErrInvalid, err)
-		case !strings.EqualFold(u.Scheme, "https") || u.Host == "" || u.User != nil:
-			// RFC 8058 §3.1: one-click needs an HTTPS URI.
+		case !(strings.EqualFold(u.Scheme, "https") || strings.EqualFold(u.Scheme, "http") && IsLoopbackHost(u.Hostname())) || u.Host == "" || u.User != nil:
+			// RFC 8058 §3.1: one-click needs an HTTPS URI. Plain http
+			// only to a loopback host, which no receiver on the Internet
+			// can reach: a lab or demo on one machine (serve --sim).
 			return "", fmt.Errorf("%w: List-Unsubscribe URL %q: want https://host/...", ErrInvalid, rawURL)
 		case !uriChars(rawURL):
 			return "", fmt.Errorf("%w: List-Unsubscribe URL %q: percent-encode spaces, commas, angle brackets, quotes and non-ASCII", ErrInvalid, rawURL)
@@ -603,4 +606,14 @@ func writeField(b *bytes.Buffer, f field) error {
 	b.WriteString(line[start:])
 	b.WriteString("\r\n")
 	return nil
+}
+
+// IsLoopbackHost reports whether host (a URL's host name, no port) is
+// "localhost" or a loopback IP literal.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
