@@ -24,6 +24,7 @@ import (
 	"github.com/touchline/touchline/internal/jobs"
 	"github.com/touchline/touchline/internal/mailsim"
 	"github.com/touchline/touchline/internal/mailsim/sendertest"
+	"github.com/touchline/touchline/internal/netpolicy"
 	"github.com/touchline/touchline/internal/realmail"
 	"github.com/touchline/touchline/internal/store"
 	"github.com/touchline/touchline/internal/store/storetest"
@@ -109,7 +110,10 @@ func TestSubmissionAndIMAP(t *testing.T) {
 	sub := sequencer.Submission{Host: in.SMTPHost, Port: in.SMTPPort, Security: "starttls", Username: repAddress, Password: repPassword}
 	msg := []byte("From: " + repAddress + "\r\nTo: ok1@acme.test\r\nSubject: hello\r\nMessage-ID: <submission-test@sender.test>\r\n\r\nHi.\r\n")
 	send := func(sub sequencer.Submission) *sequencer.SendError {
-		s := &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Timeout: waitLimit}
+		// The provider is on loopback: allowed here as --allow-network
+		// would allow it, never by default.
+		s := &sequencer.SMTPSender{HeloName: "app.sender.test", InsecureSkipVerify: true, Timeout: waitLimit,
+			Policy: netpolicy.New(netpolicy.Loopback...)}
 		err := s.Send(context.Background(), sub, repAddress, "ok1@acme.test", msg)
 		if err == nil {
 			return nil
@@ -420,7 +424,7 @@ func TestPostfixBouncesAndDovecotReplies(t *testing.T) {
 		"I am out of the office and back on Monday. I will answer then.", "Auto-Submitted: auto-replied"))
 	// Dovecot has filed both before Touchline polls once.
 	waitFor(t, "both replies in the rep's Maildir", func() bool { return len(maildirFiles(t, r.provider.Maildir(repAddress))) == 2 })
-	if _, err := r.op.River.Insert(ctx, sequencer.PollIMAPArgs{MailboxID: mb.ID}, nil); err != nil {
+	if _, err := r.op.River.Insert(ctx, sequencer.PollIMAPArgs{Workspace: r.ws.ID, MailboxID: mb.ID}, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the IMAP poll's effects", func() bool {
