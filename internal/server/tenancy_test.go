@@ -57,7 +57,16 @@ func TestEveryRouteKeepsToItsWorkspace(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	expectStatus(t, e.post("/v1/webhooks", a, map[string]any{"url": "https://a-secret-hook.example.com/x", "events": []string{"lead.promoted"}}), 201)
+	hook := unmarshal[struct {
+		Webhook struct {
+			ID int64 `json:"id"`
+		} `json:"webhook"`
+	}](t, expectStatus(t, e.post("/v1/webhooks", a, map[string]any{"url": "https://a-secret-hook.example.com/x", "events": []string{"lead.promoted"}}), 201))
+	e.importSuppressions(a, "application/json", `{"reason":"a-secret-reason","addresses":["a-secret-dnc@rival.test"]}`)
+	dnc := e.suppressions(a, "")
+	if len(dnc.Suppressions) != 1 {
+		t.Fatalf("A's do-not-contact list: %+v", dnc)
+	}
 	aKeys, err := e.st.ListAPIKeys(ctx, wsA)
 	if err != nil || len(aKeys) == 0 {
 		t.Fatal(err)
@@ -65,9 +74,10 @@ func TestEveryRouteKeepsToItsWorkspace(t *testing.T) {
 	ids := map[string]int64{
 		"lists": list.ID, "leads": lead.ID, "cadences": c.ID, "mailboxes": c.MailboxIDs[0],
 		"enrollments": enrolled[0].EnrollmentID, "tasks": taskID, "inbound": inboundID, "api-keys": aKeys[0].ID,
+		"webhooks": hook.Webhook.ID, "suppressions": dnc.Suppressions[0].ID,
 	}
 	// What B must never see in a collection.
-	secrets := []string{"a-secret-list", "jane@acme.test", "lead9@prospect.test", "a-secret-call", "a-secret-reply", "a-secret-hook", senderAddress, aKeys[0].Prefix}
+	secrets := []string{"a-secret-list", "jane@acme.test", "lead9@prospect.test", "a-secret-call", "a-secret-reply", "a-secret-hook", senderAddress, aKeys[0].Prefix, "a-secret-dnc", "a-secret-reason"}
 	// Bodies that pass validation, so that 404 is about the ID.
 	bodies := map[string]string{
 		"POST /v1/leads/{id}/disposition":    `{"disposition":"disqualify","reason":"test"}`,
@@ -82,6 +92,7 @@ func TestEveryRouteKeepsToItsWorkspace(t *testing.T) {
 		"POST /v1/cadences/{id}/resume":      `{}`,
 		"POST /v1/cadences/{id}/archive":     `{}`,
 		"POST /v1/mailboxes/{id}/resume":     `{}`,
+		"PATCH /v1/mailboxes/{id}":           `{"daily_cap":5}`,
 		"POST /v1/lists/{id}/cancel":         `{}`,
 		"POST /v1/cadences":                  fmt.Sprintf(`{"name":"x","steps":[{"channel":"call","title":"t"}],"mailbox_ids":[%d]}`, c.MailboxIDs[0]),
 		"POST /v1/webhooks":                  `{"url":"https://b.example.com/","events":["lead.promoted"]}`,
@@ -102,7 +113,7 @@ func TestEveryRouteKeepsToItsWorkspace(t *testing.T) {
 	// Routes with no tenant data, and creations that take no other
 	// workspace's ID except where a body above names one.
 	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true, "GET /u/{token}": true, "POST /u/{token}": true}
-	creations := map[string]bool{"POST /v1/lists": true, "POST /v1/verify": true, "POST /v1/mailboxes": true, "POST /v1/webhooks": true}
+	creations := map[string]bool{"POST /v1/lists": true, "POST /v1/verify": true, "POST /v1/mailboxes": true, "POST /v1/webhooks": true, "POST /v1/suppressions": true}
 
 	routes := server.New(e.cfg).Routes()
 	if len(routes) < 30 {
@@ -180,6 +191,12 @@ func TestEveryRouteKeepsToItsWorkspace(t *testing.T) {
 	}
 	if ts := e.tasks(a); len(ts) == 0 {
 		t.Error("A's task is gone")
+	}
+	if got := e.suppressions(a, ""); len(got.Suppressions) != 1 {
+		t.Errorf("A's do-not-contact list: %+v", got)
+	}
+	if m, err := e.st.GetMailbox(ctx, wsA, c.MailboxIDs[0]); err != nil || m.DailyCap == 5 {
+		t.Errorf("A's mailbox: cap %d, %v", m.DailyCap, err)
 	}
 }
 
