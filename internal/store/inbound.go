@@ -106,7 +106,6 @@ func scanTouchMatch(row pgx.Row) (TouchMatch, error) {
 	return m, err
 }
 
-
 // EnrollmentTouch finds the touch of an enrollment of the workspace that a
 // message about the whole enrollment (an unsubscribe) answers: the last
 // one sent.
@@ -114,8 +113,6 @@ func (s *Store) EnrollmentTouch(ctx context.Context, ws, enrollmentID int64) (To
 	return scanTouchMatch(s.pool.QueryRow(ctx, touchMatchSQL+` WHERE e.workspace_id = $1 AND e.id = $2
 		ORDER BY t.status IN ('sent', 'uncertain') DESC, t.step DESC LIMIT 1`, ws, enrollmentID))
 }
-
-
 
 // PromoteLead moves a lead from lead to stage, recording the change; false
 // when the lead was already past lead (promotion is idempotent).
