@@ -102,7 +102,7 @@ func checkSPF(ctx context.Context, r resolver.Resolver, domain string, ip netip.
 	}
 	if ip.IsValid() {
 		res, err := spf.CheckHostWithSender(net.IP(ip.AsSlice()), "", "postmaster@"+domain,
-			spf.WithResolver(spfResolver{r}), spf.WithContext(ctx))
+			spf.WithResolver(resolver.NetResolver{R: r}), spf.WithContext(ctx))
 		line := fmt.Sprintf("sender %s: SPF %s", ip, res)
 		if res != spf.Pass {
 			if err != nil && !errors.Is(err, spf.ErrNoResult) && res != spf.Fail && res != spf.SoftFail && res != spf.Neutral {
@@ -313,48 +313,4 @@ func addMechanism(rec, mech string) string {
 		}
 	}
 	return strings.Join(append(f, mech), " ")
-}
-
-// spfResolver adapts resolver.Resolver to the net.Resolver-shaped interface
-// blitiri.com.ar/go/spf evaluates through, translating errors to the
-// *net.DNSError it distinguishes not-found and temporary failures by.
-type spfResolver struct{ r resolver.Resolver }
-
-func dnsError(name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, resolver.ErrNXDomain) {
-		return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-	}
-	return &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true, IsTimeout: errors.Is(err, resolver.ErrTimeout)}
-}
-
-func (s spfResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	t, err := s.r.LookupTXT(ctx, name)
-	return t, dnsError(name, err)
-}
-
-func (s spfResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
-	mxs, err := s.r.LookupMX(ctx, name)
-	out := make([]*net.MX, 0, len(mxs))
-	for _, m := range mxs {
-		out = append(out, &net.MX{Host: m.Host + ".", Pref: m.Pref})
-	}
-	return out, dnsError(name, err)
-}
-
-func (s spfResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
-	ips, err := s.r.LookupIP(ctx, host)
-	out := make([]net.IPAddr, 0, len(ips))
-	for _, ip := range ips {
-		out = append(out, net.IPAddr{IP: net.IP(ip.AsSlice())})
-	}
-	return out, dnsError(host, err)
-}
-
-// LookupAddr serves the ptr mechanism, which RFC 7208 §5.5 says not to
-// use; the project's resolver has no PTR lookups, so ptr never matches.
-func (s spfResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
-	return nil, &net.DNSError{Err: "PTR lookups not supported", Name: addr, IsNotFound: true}
 }

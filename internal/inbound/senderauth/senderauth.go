@@ -98,7 +98,7 @@ func (c *Checker) Check(ctx context.Context, env Envelope, raw []byte) Result {
 	// DKIM (RFC 6376 §6): every signature, up to MaxSignatures.
 	lookup := func(name string) ([]string, error) {
 		txt, err := c.Resolver.LookupTXT(ctx, name)
-		return txt, dnsError(name, err)
+		return txt, resolver.NetError(name, err)
 	}
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: MaxSignatures})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
@@ -131,7 +131,7 @@ func (c *Checker) Check(ctx context.Context, env Envelope, raw []byte) Result {
 		// On a pass, blitiri's spf may return an error that only
 		// explains the match: the result is what counts.
 		r, _ := spf.CheckHostWithSender(net.IP(ip.Unmap().AsSlice()), env.HELO, env.MailFrom,
-			spf.WithResolver(spfResolver{c.Resolver}), spf.WithContext(ctx))
+			spf.WithResolver(resolver.NetResolver{R: c.Resolver}), spf.WithContext(ctx))
 		res.SPF = string(r)
 		if r == spf.Pass && !res.Pass && res.SPFDomain != "" && aligned(res.SPFDomain, from, aspf) {
 			res.Pass, res.By = true, "spf "+res.SPFDomain
@@ -158,7 +158,7 @@ func (c *Checker) Check(ctx context.Context, env Envelope, raw []byte) Result {
 func (c *Checker) alignment(ctx context.Context, from string, res *Result) (adkim, aspf dmarc.AlignmentMode) {
 	opts := &dmarc.LookupOptions{LookupTXT: func(name string) ([]string, error) {
 		txt, err := c.Resolver.LookupTXT(ctx, name)
-		return txt, dnsError(name, err)
+		return txt, resolver.NetError(name, err)
 	}}
 	where := from
 	rec, err := dmarc.LookupWithOptions(from, opts)
@@ -255,51 +255,4 @@ func splitFields(h []byte) []string {
 		}
 	}
 	return out
-}
-
-// spfResolver adapts resolver.Resolver to the net.Resolver-shaped
-// interface blitiri.com.ar/go/spf evaluates through.
-type spfResolver struct{ r resolver.Resolver }
-
-// dnsError translates the resolver's errors to the *net.DNSError that
-// blitiri's spf and go-msgauth tell "no such name" (a permanent answer)
-// from a temporary failure by.
-func dnsError(name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, resolver.ErrNXDomain) {
-		return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-	}
-	return &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true, IsTimeout: errors.Is(err, resolver.ErrTimeout)}
-}
-
-func (s spfResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	t, err := s.r.LookupTXT(ctx, name)
-	return t, dnsError(name, err)
-}
-
-func (s spfResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
-	mxs, err := s.r.LookupMX(ctx, name)
-	out := make([]*net.MX, 0, len(mxs))
-	for _, m := range mxs {
-		out = append(out, &net.MX{Host: m.Host + ".", Pref: m.Pref})
-	}
-	return out, dnsError(name, err)
-}
-
-func (s spfResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
-	ips, err := s.r.LookupIP(ctx, host)
-	out := make([]net.IPAddr, 0, len(ips))
-	for _, ip := range ips {
-		out = append(out, net.IPAddr{IP: net.IP(ip.AsSlice())})
-	}
-	return out, dnsError(host, err)
-}
-
-// LookupAddr serves the ptr mechanism, which RFC 7208 §5.5 says not to
-// use; the resolver has no PTR lookups, so ptr never matches: it can only
-// make a pass less likely, never forge one.
-func (s spfResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
-	return nil, &net.DNSError{Err: "PTR lookups not supported", Name: addr, IsNotFound: true}
 }
