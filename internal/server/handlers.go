@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -272,21 +273,9 @@ func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad_status", "Bad status", fmt.Sprintf("status %q: want deliverable, undeliverable, risky or unknown", f.Status))
 		return
 	}
-	if c := q.Get("cursor"); c != "" {
-		n, err := strconv.ParseInt(c, 10, 64)
-		if err != nil || n < 0 {
-			problem(w, http.StatusBadRequest, "bad_cursor", "Bad cursor", "pass the next_cursor of the previous page")
-			return
-		}
-		f.After = n
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			problem(w, http.StatusBadRequest, "bad_limit", "Bad limit", "limit is 1 to 500")
-			return
-		}
-		f.Limit = n
+	var ok bool
+	if f.After, f.Limit, ok = page(w, q, f.Limit, 500); !ok {
+		return
 	}
 	switch q.Get("format") {
 	case "", "json":
@@ -347,4 +336,28 @@ func (s *Server) deleteLead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// page reads a paged listing's ?cursor= (the next_cursor of the previous
+// page: an ID to continue after) and ?limit= (1 to max; def when absent).
+// On bad input it has answered with a problem and returns false.
+func page(w http.ResponseWriter, q url.Values, def, max int) (after int64, limit int, ok bool) {
+	limit = def
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || n < 0 {
+			problem(w, http.StatusBadRequest, "bad_cursor", "Bad cursor", "pass the next_cursor of the previous page")
+			return 0, 0, false
+		}
+		after = n
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > max {
+			problem(w, http.StatusBadRequest, "bad_limit", "Bad limit", fmt.Sprintf("limit is 1 to %d", max))
+			return 0, 0, false
+		}
+		limit = n
+	}
+	return after, limit, true
 }

@@ -50,22 +50,9 @@ func (s *Server) listCadenceEnrollments(w http.ResponseWriter, r *http.Request) 
 		problem(w, http.StatusBadRequest, "bad_state", "Bad state", fmt.Sprintf("state %q: want active, paused, finished or stopped", state))
 		return
 	}
-	limit, after := 100, int64(0)
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			problem(w, http.StatusBadRequest, "bad_limit", "Bad limit", "limit is 1 to 1000")
-			return
-		}
-		limit = n
-	}
-	if v := q.Get("cursor"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			problem(w, http.StatusBadRequest, "bad_cursor", "Bad cursor", "pass the next_cursor of the previous page")
-			return
-		}
-		after = n
+	after, limit, ok := page(w, q, 100, 1000)
+	if !ok {
+		return
 	}
 	es, next, err := s.cfg.Store.CadenceEnrollments(r.Context(), workspaceOf(r).ID, id, state, after, limit)
 	if err != nil {

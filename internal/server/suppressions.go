@@ -258,21 +258,9 @@ func (s *Server) listSuppressions(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad_kind", "Bad kind", fmt.Sprintf("kind %q: want email or domain", f.Kind))
 		return
 	}
-	if c := q.Get("cursor"); c != "" {
-		n, err := strconv.ParseInt(c, 10, 64)
-		if err != nil || n < 0 {
-			problem(w, http.StatusBadRequest, "bad_cursor", "Bad cursor", "pass the next_cursor of the previous page")
-			return
-		}
-		f.After = n
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			problem(w, http.StatusBadRequest, "bad_limit", "Bad limit", "limit is 1 to 1000")
-			return
-		}
-		f.Limit = n
+	var ok bool
+	if f.After, f.Limit, ok = page(w, q, f.Limit, 1000); !ok {
+		return
 	}
 	ws := workspaceOf(r).ID
 	switch format := q.Get("format"); format {
