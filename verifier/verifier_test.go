@@ -530,29 +530,39 @@ func TestRepeated421BacksOffAndGivesUp(t *testing.T) {
 
 func TestCloseStopsProbing(t *testing.T) {
 	t.Parallel()
-	l := newLab(t, mailsim.Options{})
-	l.host(mailsim.Host{Name: "mx.slow.test"})
-	l.domain(mailsim.Domain{Name: "slow.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.slow.test"}}, RcptDelay: 100 * time.Millisecond})
-	l.cfg.PerHost = 1
-	l.cfg.SkipCatchAll = true
-	v := l.verifier()
-	first := make(chan struct{}, 20)
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Go(func() {
-			vd := v.Verify(context.Background(), fmt.Sprintf("a%d@slow.test", i))
-			if vd.Reason != verifier.ReasonTimeout {
-				first <- struct{}{}
+	// per: RCPTs per transaction. One at a time, Close cuts the session
+	// between two RCPTs; in pipelined groups, the group in flight is the
+	// most that can still be asked, never the queued ones behind it.
+	for _, per := range []int{1, 5} {
+		t.Run(fmt.Sprintf("%d per transaction", per), func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t, mailsim.Options{})
+			l.host(mailsim.Host{Name: "mx.slow.test"})
+			l.domain(mailsim.Domain{Name: "slow.test", MX: []mailsim.MX{{Pref: 10, Host: "mx.slow.test"}}, RcptDelay: 100 * time.Millisecond})
+			l.cfg.PerHost = 1
+			l.cfg.SkipCatchAll = true
+			l.cfg.RcptPerTransaction = per
+			v := l.verifier()
+			const n = 40
+			first := make(chan struct{}, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					vd := v.Verify(context.Background(), fmt.Sprintf("a%d@slow.test", i))
+					if vd.Reason != verifier.ReasonTimeout {
+						first <- struct{}{}
+					}
+				})
+			}
+			<-first
+			v.Close()
+			wg.Wait()
+			// After the first answer: at most the group in flight and
+			// the next one, not the rest of the queue.
+			if st := l.world.HostStats("mx.slow.test"); st.Rcpt > 2*per+2 {
+				t.Fatalf("%d RCPTs of %d: probing went on after Close", st.Rcpt, n)
 			}
 		})
-	}
-	<-first
-	v.Close()
-	wg.Wait()
-	// Close cut the session: at most the RCPT in flight and one more
-	// were sent after the first answer, not the 19 queued ones.
-	if st := l.world.HostStats("mx.slow.test"); st.Rcpt > 4 {
-		t.Fatalf("%d RCPTs: probing went on after Close", st.Rcpt)
 	}
 }
 
