@@ -107,6 +107,7 @@ type hostPool struct {
 	queue        []*job
 	workers      int // sessions running or waiting for a slot
 	idle         int // sessions waiting for work
+	opening      int // sessions started that have not yet been greeted (or refused)
 	limit        int // sessions allowed now: grows while the host answers cleanly
 	ceiling      int // most sessions the host tolerated (a 421 when more were opened); 0 unknown
 	throttles    int // times the host made us slow down
@@ -204,6 +205,7 @@ func (p *hostPool) startLocked() {
 		return // the provider's other hosts use its sessions; release wakes us
 	}
 	p.workers++
+	p.opening++
 	p.v.workers.Add(1)
 	go p.work()
 }
@@ -292,6 +294,19 @@ func (p *hostPool) work() {
 	}
 	defer func() { <-v.sem }()
 
+	// Until its session is open (or has failed to), this worker counts
+	// as opening: grow waits for it, so a host is never asked for another
+	// session before it has answered the last one it was asked for.
+	greeted := false
+	settle := func() {
+		if !greeted {
+			greeted = true
+			p.mu.Lock()
+			p.opening--
+			p.mu.Unlock()
+		}
+	}
+	defer settle()
 	var s *session
 	defer func() {
 		if s != nil {
@@ -328,6 +343,7 @@ func (p *hostPool) work() {
 		if s == nil {
 			var err error
 			s, err = p.open()
+			settle()
 			if err != nil {
 				p.requeue(live[1:])
 				p.openFailed(live[0], err)
@@ -679,7 +695,8 @@ func describeNetErr(err error) string {
 
 // Adaptive concurrency per destination (additive increase, multiplicative
 // decrease, as TCP's congestion control): a host starts with one session
-// and gets one more after each cleanly answered batch while its queue
+// and gets one more after each cleanly answered batch (once the last one
+// added has been greeted) while its queue
 // holds more than two transactions' worth per session, up to
 // Config.PerHost; a 421, a 4.7.x rate limit, a timeout or a slow banner
 // halves its sessions at once. A 421 while k sessions were open sets a
@@ -693,7 +710,7 @@ func (p *hostPool) grow() {
 		max = min(max, p.ceiling)
 	}
 	per := p.v.cfg.RcptPerTransaction
-	if p.limit < max && p.workers >= p.limit && len(p.queue) > 2*per*p.workers {
+	if p.limit < max && p.workers >= p.limit && p.opening == 0 && len(p.queue) > 2*per*p.workers {
 		p.limit++
 		p.startLocked()
 	}
