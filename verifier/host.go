@@ -792,21 +792,21 @@ func (pr *provider) acquire(p *hostPool) bool {
 func (pr *provider) release() {
 	pr.mu.Lock()
 	pr.active--
-	w := pr.waiting
-	pr.waiting = nil
-	pr.mu.Unlock()
-	for _, p := range w {
-		p.mu.Lock()
-		p.startLocked()
-		p.mu.Unlock()
-	}
+	pr.wakeWaitingUnlock()
 }
 
+// grow adds a session to the provider's budget when it is all in use.
 func (pr *provider) grow() {
 	pr.mu.Lock()
 	if pr.active >= pr.limit && pr.limit < pr.v.cfg.PerProvider {
 		pr.limit++
 	}
+	pr.wakeWaitingUnlock()
+}
+
+// wakeWaitingUnlock unlocks pr and lets the hosts that waited for one of
+// its sessions try again (each under its own lock, never under pr's).
+func (pr *provider) wakeWaitingUnlock() {
 	w := pr.waiting
 	pr.waiting = nil
 	pr.mu.Unlock()
